@@ -1,0 +1,10 @@
+package activities
+
+// Registered activity names. They are part of the workflow histories: never
+// rename one that may be running.
+const (
+	NameEnsureStream      = "EnsureStream"
+	NameConsumePartitions = "ConsumePartitions"
+	NameCheckWatermark    = "CheckWatermark"
+	NameRollupRevenueHour = "RollupRevenueHour"
+)

@@ -1,0 +1,134 @@
+// Package activities holds ShopPulse's Temporal activities: thin adapters over
+// streaming, store and analytics. Each takes one input struct and returns one
+// result struct; long ones heartbeat. They hold no state between calls beyond
+// their dependencies.
+package activities
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/shoppulse/shoppulse/store"
+	"github.com/shoppulse/shoppulse/streaming"
+)
+
+// Stream adapts the hot path to Temporal.
+type Stream struct {
+	DB      *store.DB
+	Metrics *streaming.Metrics
+	Log     *slog.Logger
+	// Base holds the brokers, topics and batch bounds; each call fills in its
+	// partitions.
+	Base              streaming.Config
+	ReplicationFactor int
+}
+
+// EnsureStreamInput names the topic to prepare.
+type EnsureStreamInput struct {
+	Topic      string
+	Partitions int
+}
+
+// EnsureStreamResult is the topic's real partition count.
+type EnsureStreamResult struct {
+	Partitions int
+}
+
+// EnsureStream creates the topic and its DLQ topic if missing and the stored
+// offset rows of every partition. Idempotent.
+func (a *Stream) EnsureStream(ctx context.Context, in EnsureStreamInput) (EnsureStreamResult, error) {
+	counts, err := streaming.EnsureTopics(ctx, a.Base.Brokers,
+		streaming.TopicSpec{Name: in.Topic, Partitions: in.Partitions, ReplicationFactor: a.ReplicationFactor},
+		streaming.TopicSpec{Name: a.Base.DLQTopic, Partitions: in.Partitions, ReplicationFactor: a.ReplicationFactor},
+	)
+	if err != nil {
+		return EnsureStreamResult{}, err
+	}
+	n := counts[in.Topic]
+	if err := a.DB.InitOffsets(ctx, in.Topic, n); err != nil {
+		return EnsureStreamResult{}, err
+	}
+	return EnsureStreamResult{Partitions: n}, nil
+}
+
+// ConsumeInput is one partition set to own.
+type ConsumeInput struct {
+	Topic      string
+	Partitions []int
+	// MaxRun is how long to consume before returning, so the supervisor can
+	// start a fresh activity (and continue-as-new when its history grows).
+	MaxRun time.Duration
+}
+
+// ConsumeResult is where each partition stood when the activity returned.
+type ConsumeResult struct {
+	Progress []streaming.Progress
+}
+
+// ConsumePartitions owns the partitions until MaxRun passes, the activity is
+// cancelled, or Temporal stops hearing its heartbeat. It heartbeats the
+// committed offsets. A fenced partition (another owner moved on) fails the
+// attempt, and the retry starts again from the stored offsets.
+func (a *Stream) ConsumePartitions(ctx context.Context, in ConsumeInput) (ConsumeResult, error) {
+	if len(in.Partitions) == 0 || in.Topic == "" {
+		return ConsumeResult{}, temporal.NewNonRetryableApplicationError("consume: a topic and at least one partition are required", "InvalidInput", nil)
+	}
+	info := activity.GetInfo(ctx)
+	cfg := a.Base
+	cfg.Topic = in.Topic
+	cfg.Partitions = in.Partitions
+	cfg.Owner = fmt.Sprintf("%s/%s#%d", info.WorkflowExecution.ID, info.ActivityID, info.Attempt)
+	c, err := streaming.NewConsumer(cfg, a.DB, a.Metrics, a.Log)
+	if err != nil {
+		return ConsumeResult{}, temporal.NewNonRetryableApplicationError(err.Error(), "InvalidInput", err)
+	}
+
+	runCtx := ctx
+	if in.MaxRun > 0 {
+		var cancel context.CancelFunc
+		runCtx, cancel = context.WithTimeout(ctx, in.MaxRun)
+		defer cancel()
+	}
+
+	// Heartbeat on a ticker, not only on commits: an idle partition's owner
+	// is still alive. The details carry the committed offsets.
+	every := info.HeartbeatTimeout / 3
+	if every <= 0 || every > 10*time.Second {
+		every = 10 * time.Second
+	}
+	var wg sync.WaitGroup
+	hbCtx, stopHB := context.WithCancel(runCtx)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			activity.RecordHeartbeat(ctx, c.Progress())
+			select {
+			case <-hbCtx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	err = c.Run(runCtx)
+	stopHB()
+	wg.Wait()
+	res := ConsumeResult{Progress: c.Progress()}
+	switch {
+	case err != nil:
+		return res, err
+	case ctx.Err() != nil:
+		// Cancelled or timed out by Temporal: report it as such.
+		return res, ctx.Err()
+	default:
+		return res, nil
+	}
+}

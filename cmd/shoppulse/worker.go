@@ -1,0 +1,141 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/spf13/cobra"
+	"go.temporal.io/sdk/client"
+	tlog "go.temporal.io/sdk/log"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/shoppulse/shoppulse/activities"
+	"github.com/shoppulse/shoppulse/streaming"
+	"github.com/shoppulse/shoppulse/workers"
+	"github.com/shoppulse/shoppulse/workflows"
+)
+
+func newWorkerCmd(a *app) *cobra.Command {
+	var noSupervisor bool
+	cmd := &cobra.Command{
+		Use:   "worker",
+		Short: "Run a Temporal worker: the stream consumers and the batch workflows",
+		Long: `Runs a Temporal worker on the configured task queue. Unless --no-supervisor
+is given it also starts the stream supervisor workflow (or finds it running),
+which hands the topic's partitions to consumer activities on the workers.`,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return a.runWorker(cmd.Context(), !noSupervisor)
+		},
+	}
+	cmd.Flags().BoolVar(&noSupervisor, "no-supervisor", false, "do not start the stream supervisor workflow")
+	cmd.Flags().Int("consumers", 0, "consumer activities the partitions are spread over")
+	bindFlag(cmd.Flags(), nil, "consumers", "stream.consumers")
+	cmd.Flags().String("metrics-addr", "", "host:port of /metrics (empty: config metrics.addr)")
+	bindFlag(cmd.Flags(), nil, "metrics-addr", "metrics.addr")
+	return cmd
+}
+
+// runWorker migrates, serves metrics, runs the worker and (optionally) makes
+// sure the stream supervisor runs, until ctx is cancelled.
+func (a *app) runWorker(ctx context.Context, startSupervisor bool) error {
+	cfg := a.cfg
+	db, err := a.openDB(ctx)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if _, err := db.Migrate(ctx); err != nil {
+		return err
+	}
+	tc, err := a.dialTemporal(ctx)
+	if err != nil {
+		return err
+	}
+	defer tc.Close()
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics := streaming.NewMetrics(reg)
+
+	deps := workers.Deps{
+		Stream: &activities.Stream{
+			DB: db, Metrics: metrics, Log: a.log,
+			Base: streaming.Config{
+				Brokers:   cfg.Kafka.Brokers,
+				DLQTopic:  cfg.Kafka.DLQTopic,
+				BatchSize: cfg.Stream.BatchSize,
+				BatchWait: cfg.Stream.BatchWait,
+			},
+			ReplicationFactor: cfg.Kafka.ReplicationFactor,
+		},
+		Rollup: &activities.Rollup{DB: db},
+	}
+
+	g, ctx := errgroup.WithContext(ctx)
+	if cfg.Metrics.Addr != "" {
+		ln, err := net.Listen("tcp", cfg.Metrics.Addr)
+		if err != nil {
+			return fmt.Errorf("metrics listener on %s (config metrics.addr): %w", cfg.Metrics.Addr, err)
+		}
+		srv := &http.Server{Handler: metricsMux(reg), ReadHeaderTimeout: 5 * time.Second}
+		g.Go(func() error {
+			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				return fmt.Errorf("metrics server: %w", err)
+			}
+			return nil
+		})
+		g.Go(func() error {
+			<-ctx.Done()
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			return srv.Shutdown(sctx)
+		})
+		a.log.Info("metrics", "url", "http://"+ln.Addr().String()+"/metrics")
+	}
+	g.Go(func() error { return workers.Run(ctx, tc, cfg.Temporal.TaskQueue, deps) })
+	if startSupervisor {
+		run, err := workers.StartSupervisor(ctx, tc, cfg.Temporal.TaskQueue, a.supervisorInput())
+		if err != nil {
+			return err
+		}
+		a.log.Info("stream supervisor running", "workflow_id", run.GetID(), "run_id", run.GetRunID())
+	}
+	return g.Wait()
+}
+
+func (a *app) supervisorInput() workflows.SupervisorInput {
+	return workflows.SupervisorInput{
+		Topic:            a.cfg.Kafka.OrdersTopic,
+		Partitions:       a.cfg.Kafka.Partitions,
+		Consumers:        a.cfg.Stream.Consumers,
+		MaxRun:           a.cfg.Stream.MaxRun,
+		HeartbeatTimeout: a.cfg.Stream.HeartbeatTimeout,
+	}
+}
+
+func metricsMux(reg *prometheus.Registry) *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	return mux
+}
+
+func (a *app) dialTemporal(ctx context.Context) (client.Client, error) {
+	c, err := client.DialContext(ctx, client.Options{
+		HostPort:  a.cfg.Temporal.Address,
+		Namespace: a.cfg.Temporal.Namespace,
+		Logger:    tlog.NewStructuredLogger(a.log),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("connect to temporal at %s (config temporal.address): %w", a.cfg.Temporal.Address, err)
+	}
+	return c, nil
+}
+

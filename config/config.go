@@ -1,0 +1,277 @@
+// Package config owns ShopPulse's typed configuration: the structs, their
+// defaults and their validation. It does not read files, flags or the
+// environment: cmd/shoppulse does that with viper and hands the result here.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Config is the whole configuration of one shoppulse process.
+type Config struct {
+	Database  Database   `mapstructure:"database"`
+	Kafka     Kafka      `mapstructure:"kafka"`
+	Temporal  Temporal   `mapstructure:"temporal"`
+	Stream    Stream     `mapstructure:"stream"`
+	Metrics   Metrics    `mapstructure:"metrics"`
+	Generate  Generate   `mapstructure:"generate"`
+	Rollup    Rollup     `mapstructure:"rollup"`
+	Schedules []Schedule `mapstructure:"schedules"`
+	Dev       Dev        `mapstructure:"dev"`
+	Log       Log        `mapstructure:"log"`
+}
+
+// Database is the PostgreSQL connection.
+type Database struct {
+	// URL is a libpq-style URL, postgres://user:pass@host:port/db?sslmode=...
+	URL      string `mapstructure:"url"`
+	MaxConns int32  `mapstructure:"max_conns"`
+}
+
+// Kafka is the broker cluster and the topics ShopPulse owns.
+type Kafka struct {
+	Brokers []string `mapstructure:"brokers"`
+	// OrdersTopic carries order events.
+	OrdersTopic string `mapstructure:"orders_topic"`
+	// DLQTopic receives events that failed validation, with their reason.
+	DLQTopic string `mapstructure:"dlq_topic"`
+	// Partitions is the partition count used when ShopPulse creates a topic.
+	Partitions int `mapstructure:"partitions"`
+	// ReplicationFactor is used when ShopPulse creates a topic.
+	ReplicationFactor int `mapstructure:"replication_factor"`
+}
+
+// Temporal is the Temporal frontend and the task queue of the workers.
+type Temporal struct {
+	Address   string `mapstructure:"address"`
+	Namespace string `mapstructure:"namespace"`
+	TaskQueue string `mapstructure:"task_queue"`
+}
+
+// Stream tunes the hot path.
+type Stream struct {
+	// Consumers is the number of long-running consumer activities the supervisor
+	// spreads the partitions over.
+	Consumers int `mapstructure:"consumers"`
+	// BatchSize bounds a micro-batch by event count.
+	BatchSize int `mapstructure:"batch_size"`
+	// BatchWait bounds a micro-batch by time, so latency stays low at low rates.
+	BatchWait time.Duration `mapstructure:"batch_wait"`
+	// HeartbeatTimeout is how long Temporal waits for a consumer's heartbeat
+	// before it gives the partitions to another worker.
+	HeartbeatTimeout time.Duration `mapstructure:"heartbeat_timeout"`
+	// MaxRun is how long one consumer activity runs before it returns and the
+	// supervisor starts a fresh one (keeps histories short, picks up new config).
+	MaxRun time.Duration `mapstructure:"max_run"`
+}
+
+// Metrics is the Prometheus endpoint of a process.
+type Metrics struct {
+	// Addr is host:port for /metrics; empty disables it.
+	Addr string `mapstructure:"addr"`
+}
+
+// Generate tunes the shop simulator.
+type Generate struct {
+	Rate  float64 `mapstructure:"rate"`
+	Seed  int64   `mapstructure:"seed"`
+	Count int     `mapstructure:"count"`
+	// Customers and Products size the simulated shop.
+	Customers int `mapstructure:"customers"`
+	Products  int `mapstructure:"products"`
+}
+
+// Rollup tunes the batch rollups.
+type Rollup struct {
+	// WatermarkWait is how long a rollup waits for every partition's watermark
+	// to pass the end of its period before it runs on what it has and says so.
+	WatermarkWait time.Duration `mapstructure:"watermark_wait"`
+}
+
+// Schedule is one Temporal Schedule that `shoppulse schedules apply` keeps in
+// step with the config.
+type Schedule struct {
+	ID       string `mapstructure:"id"`
+	Cron     string `mapstructure:"cron"`
+	Workflow string `mapstructure:"workflow"`
+	Paused   bool   `mapstructure:"paused"`
+	Note     string `mapstructure:"note"`
+}
+
+// Dev is where `shoppulse dev` and `make` keep local service state.
+type Dev struct {
+	// DataDir holds the throwaway Postgres cluster, Kafka log and Temporal database.
+	DataDir string `mapstructure:"data_dir"`
+	// CacheDir holds what is slow to fetch or build (Kafka jars, the temporal CLI).
+	CacheDir string `mapstructure:"cache_dir"`
+}
+
+// Log sets the process logger.
+type Log struct {
+	Level  string `mapstructure:"level"`
+	Format string `mapstructure:"format"`
+}
+
+// Default returns the configuration that `make demo` and the tests run on.
+func Default() Config {
+	return Config{
+		Database: Database{
+			URL:      "postgres://postgres@127.0.0.1:55432/shoppulse?sslmode=disable",
+			MaxConns: 10,
+		},
+		Kafka: Kafka{
+			Brokers:           []string{"127.0.0.1:59092"},
+			OrdersTopic:       "shop.orders.v1",
+			DLQTopic:          "shop.dlq.v1",
+			Partitions:        6,
+			ReplicationFactor: 1,
+		},
+		Temporal: Temporal{
+			Address:   "127.0.0.1:7233",
+			Namespace: "default",
+			TaskQueue: "shoppulse",
+		},
+		Stream: Stream{
+			Consumers:        2,
+			BatchSize:        2000,
+			BatchWait:        200 * time.Millisecond,
+			HeartbeatTimeout: 20 * time.Second,
+			MaxRun:           time.Hour,
+		},
+		Metrics:  Metrics{Addr: "127.0.0.1:9464"},
+		Generate: Generate{Rate: 50, Seed: 1, Customers: 2000, Products: 300},
+		Rollup:   Rollup{WatermarkWait: 10 * time.Minute},
+		Schedules: []Schedule{{
+			ID:       "shoppulse-rollup-hourly",
+			Cron:     "5 * * * *",
+			Workflow: "RevenueRollupHourly",
+			Note:     "hourly revenue rollup of the previous complete hour",
+		}},
+		Dev: Dev{DataDir: ".data", CacheDir: "~/.cache/shoppulse"},
+		Log: Log{Level: "info", Format: "text"},
+	}
+}
+
+// FieldError names the configuration key that is wrong and what was expected.
+type FieldError struct {
+	Key  string
+	Want string
+	Got  any
+}
+
+func (e *FieldError) Error() string {
+	return fmt.Sprintf("config %s: want %s, got %v", e.Key, e.Want, e.Got)
+}
+
+// Validate checks every setting and reports all problems at once, each naming
+// its key.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(key, want string, got any) { errs = append(errs, &FieldError{Key: key, Want: want, Got: got}) }
+
+	if u, err := url.Parse(c.Database.URL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Host == "" {
+		bad("database.url", "a postgres:// URL with a host", redactURL(c.Database.URL))
+	}
+	if c.Database.MaxConns < 2 {
+		bad("database.max_conns", "at least 2", c.Database.MaxConns)
+	}
+	if len(c.Kafka.Brokers) == 0 {
+		bad("kafka.brokers", "at least one host:port", c.Kafka.Brokers)
+	}
+	for i, b := range c.Kafka.Brokers {
+		if !strings.Contains(b, ":") {
+			bad(fmt.Sprintf("kafka.brokers[%d]", i), "host:port", b)
+		}
+	}
+	if c.Kafka.OrdersTopic == "" {
+		bad("kafka.orders_topic", "a topic name", `""`)
+	}
+	if c.Kafka.DLQTopic == "" {
+		bad("kafka.dlq_topic", "a topic name", `""`)
+	}
+	if c.Kafka.Partitions < 1 || c.Kafka.Partitions > 1024 {
+		bad("kafka.partitions", "1 to 1024", c.Kafka.Partitions)
+	}
+	if c.Kafka.ReplicationFactor < 1 {
+		bad("kafka.replication_factor", "at least 1", c.Kafka.ReplicationFactor)
+	}
+	if !strings.Contains(c.Temporal.Address, ":") {
+		bad("temporal.address", "host:port", c.Temporal.Address)
+	}
+	if c.Temporal.Namespace == "" {
+		bad("temporal.namespace", "a namespace", `""`)
+	}
+	if c.Temporal.TaskQueue == "" {
+		bad("temporal.task_queue", "a task queue name", `""`)
+	}
+	if c.Stream.Consumers < 1 {
+		bad("stream.consumers", "at least 1", c.Stream.Consumers)
+	}
+	if c.Stream.BatchSize < 1 || c.Stream.BatchSize > 100000 {
+		bad("stream.batch_size", "1 to 100000", c.Stream.BatchSize)
+	}
+	if c.Stream.BatchWait <= 0 {
+		bad("stream.batch_wait", "a positive duration such as 200ms", c.Stream.BatchWait)
+	}
+	if c.Stream.HeartbeatTimeout < time.Second {
+		bad("stream.heartbeat_timeout", "a duration of at least 1s", c.Stream.HeartbeatTimeout)
+	}
+	if c.Stream.MaxRun < time.Minute {
+		bad("stream.max_run", "a duration of at least 1m", c.Stream.MaxRun)
+	}
+	if c.Generate.Rate < 0 {
+		bad("generate.rate", "events per second, 0 or more (0 means as fast as possible)", c.Generate.Rate)
+	}
+	if c.Generate.Count < 0 {
+		bad("generate.count", "0 (no limit) or more", c.Generate.Count)
+	}
+	if c.Generate.Customers < 1 {
+		bad("generate.customers", "at least 1", c.Generate.Customers)
+	}
+	if c.Generate.Products < 1 {
+		bad("generate.products", "at least 1", c.Generate.Products)
+	}
+	if c.Rollup.WatermarkWait < 0 {
+		bad("rollup.watermark_wait", "a duration, 0 or more", c.Rollup.WatermarkWait)
+	}
+	seen := map[string]bool{}
+	for i, s := range c.Schedules {
+		key := fmt.Sprintf("schedules[%d]", i)
+		if s.ID == "" {
+			bad(key+".id", "a schedule id", `""`)
+		} else if seen[s.ID] {
+			bad(key+".id", "a unique schedule id", s.ID)
+		}
+		seen[s.ID] = true
+		if s.Cron == "" {
+			bad(key+".cron", "a cron expression", `""`)
+		}
+		if s.Workflow == "" {
+			bad(key+".workflow", "a workflow type name", `""`)
+		}
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log.level", "debug, info, warn or error", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		bad("log.format", "text or json", c.Log.Format)
+	}
+	return errors.Join(errs...)
+}
+
+// redactURL hides the password of a URL so it can appear in an error.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "(unparseable URL)"
+	}
+	return u.Redacted()
+}

@@ -1,0 +1,124 @@
+// Package testenv gives integration tests the real services that `make test`
+// starts: a fresh, migrated Postgres schema per test, a fresh Kafka topic per
+// test, and the Temporal dev server's address. Addresses come from
+// SHOPPULSE_TEST_DATABASE_URL, SHOPPULSE_TEST_KAFKA_BROKERS and
+// SHOPPULSE_TEST_TEMPORAL_ADDRESS. When one is unset the test is skipped,
+// unless SHOPPULSE_REQUIRE_SERVICES=1 (as `make test` and CI set), when it fails.
+package testenv
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/shoppulse/shoppulse/store"
+	"github.com/shoppulse/shoppulse/streaming"
+)
+
+// need returns the env var's value, or skips or fails the test without it.
+func need(t testing.TB, env, what string) string {
+	t.Helper()
+	v := os.Getenv(env)
+	if v != "" {
+		return v
+	}
+	if os.Getenv("SHOPPULSE_REQUIRE_SERVICES") == "1" {
+		t.Fatalf("%s is required (SHOPPULSE_REQUIRE_SERVICES=1) but %s is unset: run `make test`", what, env)
+	}
+	t.Skipf("%s not configured: set %s or run `make test`", what, env)
+	return ""
+}
+
+// DatabaseURL returns the test Postgres URL.
+func DatabaseURL(t testing.TB) string {
+	return need(t, "SHOPPULSE_TEST_DATABASE_URL", "PostgreSQL")
+}
+
+// Brokers returns the test Kafka brokers.
+func Brokers(t testing.TB) []string {
+	return strings.Split(need(t, "SHOPPULSE_TEST_KAFKA_BROKERS", "Kafka"), ",")
+}
+
+// TemporalAddress returns the Temporal dev server's host:port.
+func TemporalAddress(t testing.TB) string {
+	return need(t, "SHOPPULSE_TEST_TEMPORAL_ADDRESS", "Temporal")
+}
+
+// Name returns a short unique name with the prefix, for schemas, topics and ids.
+func Name(prefix string) string {
+	b := make([]byte, 5)
+	_, _ = rand.Read(b)
+	return prefix + "_" + hex.EncodeToString(b)
+}
+
+// Context returns a context cancelled when the test ends or after d.
+func Context(t testing.TB, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// Schema is a fresh schema: its name and a migrated store using it.
+type Schema struct {
+	Name string
+	URL  string
+	DB   *store.DB
+}
+
+// DB creates a fresh schema, migrates it, and drops it when the test ends
+// (kept when the test failed, for a look).
+func DB(t testing.TB) Schema {
+	t.Helper()
+	url := DatabaseURL(t)
+	ctx := Context(t, 2*time.Minute)
+	name := Name("t")
+	db, err := store.Open(ctx, store.Config{URL: url, MaxConns: 20, Schema: name})
+	if err != nil {
+		t.Fatalf("open test database: %v", err)
+	}
+	if _, err := db.Migrate(ctx); err != nil {
+		db.Close()
+		t.Fatalf("migrate test schema %s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		db.Close()
+		if t.Failed() {
+			t.Logf("kept schema %s of the failed test", name)
+			return
+		}
+		conn, err := pgx.Connect(context.Background(), url)
+		if err != nil {
+			return
+		}
+		defer conn.Close(context.Background())
+		_, _ = conn.Exec(context.Background(), "DROP SCHEMA "+pgx.Identifier{name}.Sanitize()+" CASCADE")
+	})
+	return Schema{Name: name, URL: WithSearchPath(url, name), DB: db}
+}
+
+// WithSearchPath returns the URL with the schema first on the search path, for
+// a subprocess that should use the test's schema.
+func WithSearchPath(url, schema string) string {
+	sep := "?"
+	if strings.Contains(url, "?") {
+		sep = "&"
+	}
+	return url + sep + "search_path=" + schema
+}
+
+// Topic creates a fresh topic with the given partitions and returns its name.
+func Topic(t testing.TB, brokers []string, partitions int) string {
+	t.Helper()
+	name := Name("test.orders")
+	ctx := Context(t, time.Minute)
+	if _, err := streaming.EnsureTopics(ctx, brokers, streaming.TopicSpec{Name: name, Partitions: partitions, ReplicationFactor: 1}); err != nil {
+		t.Fatalf("create topic %s: %v", name, err)
+	}
+	return name
+}

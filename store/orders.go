@@ -1,0 +1,381 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/shoppulse/shoppulse/events"
+)
+
+// ErrFenced means the partition's stored offset is no longer where the batch
+// started: another owner has moved on. The batch was rolled back; the caller
+// must stop consuming that partition.
+var ErrFenced = errors.New("offset fence: another owner moved this partition on")
+
+// PositionedOrder is a valid order with its place in the log.
+type PositionedOrder struct {
+	Order  events.OrderPlaced
+	Offset int64
+}
+
+// DeadLetter is an event that failed validation, with its place and reason.
+type DeadLetter struct {
+	Offset  int64
+	Reason  string
+	Key     []byte
+	Payload []byte
+}
+
+// OrderBatch is one micro-batch of one partition: the messages at offsets
+// [Start, End), each either an order or a dead letter.
+type OrderBatch struct {
+	Topic       string
+	Partition   int
+	Start, End  int64
+	Orders      []PositionedOrder
+	DeadLetters []DeadLetter
+	Owner       string
+	// CaughtUp says the batch reached the partition's end offset.
+	CaughtUp bool
+}
+
+// BatchResult is what a committed batch changed.
+type BatchResult struct {
+	// Applied counts orders stored; Duplicates counts orders whose event id
+	// was already stored (a producer retry), which change no figure.
+	Applied, Duplicates, DeadLetters int
+	// Late counts applied orders whose minute was already behind the
+	// partition's watermark when they arrived.
+	Late      int
+	Watermark time.Time
+}
+
+type minuteKey struct {
+	minute   time.Time
+	currency string
+}
+
+type minuteDelta struct {
+	orders, units, revenue, late int64
+}
+
+// InitOffsets makes sure the topic's partitions have a stored offset row,
+// starting at offset 0 for partitions never seen.
+func (db *DB) InitOffsets(ctx context.Context, topic string, partitions int) error {
+	_, err := db.Pool.Exec(ctx, `
+		INSERT INTO stream_offsets (topic, partition, next_offset)
+		SELECT $1, p, 0 FROM generate_series(0, $2 - 1) AS p
+		ON CONFLICT DO NOTHING`, topic, partitions)
+	if err != nil {
+		return fmt.Errorf("init offsets of %s: %w", topic, err)
+	}
+	return nil
+}
+
+// PartitionState is a partition's stored position.
+type PartitionState struct {
+	Topic      string
+	Partition  int
+	NextOffset int64
+	Watermark  time.Time
+	CaughtUpAt time.Time
+}
+
+// LoadOffset returns the stored next offset of one partition, creating the row
+// at 0 when the partition is new.
+func (db *DB) LoadOffset(ctx context.Context, topic string, partition int) (int64, error) {
+	var next int64
+	err := db.Pool.QueryRow(ctx, `
+		INSERT INTO stream_offsets (topic, partition, next_offset) VALUES ($1, $2, 0)
+		ON CONFLICT (topic, partition) DO UPDATE SET topic = excluded.topic
+		RETURNING next_offset`, topic, partition).Scan(&next)
+	if err != nil {
+		return 0, fmt.Errorf("load offset %s/%d: %w", topic, partition, err)
+	}
+	return next, nil
+}
+
+// Offsets returns the stored state of every partition of a topic, by partition.
+func (db *DB) Offsets(ctx context.Context, topic string) ([]PartitionState, error) {
+	rows, err := db.Pool.Query(ctx, `
+		SELECT topic, partition, next_offset,
+		       coalesce(watermark, 'epoch'), coalesce(caught_up_at, 'epoch')
+		  FROM stream_offsets WHERE topic = $1 ORDER BY partition`, topic)
+	if err != nil {
+		return nil, fmt.Errorf("read offsets of %s: %w", topic, err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (PartitionState, error) {
+		var s PartitionState
+		err := r.Scan(&s.Topic, &s.Partition, &s.NextOffset, &s.Watermark, &s.CaughtUpAt)
+		return s, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read offsets of %s: %w", topic, err)
+	}
+	return out, nil
+}
+
+// CommitOrderBatch stores a batch's orders, lines, per-minute revenue deltas
+// and dead letters, and moves the partition's offset from Start to End, all in
+// one transaction. If the stored offset is not Start it changes nothing and
+// returns ErrFenced.
+func (db *DB) CommitOrderBatch(ctx context.Context, b OrderBatch) (BatchResult, error) {
+	var res BatchResult
+	if b.End < b.Start {
+		return res, fmt.Errorf("commit batch %s/%d: end %d before start %d", b.Topic, b.Partition, b.End, b.Start)
+	}
+	days := map[string]bool{}
+	for _, o := range b.Orders {
+		days[o.Order.EventTime.UTC().Format(time.DateOnly)] = true
+	}
+	if err := db.ensureDays(ctx, days); err != nil {
+		return res, err
+	}
+
+	err := db.inTx(ctx, func(tx pgx.Tx) error {
+		res = BatchResult{}
+		var stored int64
+		var watermark *time.Time
+		err := tx.QueryRow(ctx, `
+			SELECT next_offset, watermark FROM stream_offsets
+			 WHERE topic = $1 AND partition = $2 FOR UPDATE`, b.Topic, b.Partition).Scan(&stored, &watermark)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("partition %s/%d has no stored offset: %w", b.Topic, b.Partition, ErrFenced)
+		}
+		if err != nil {
+			return fmt.Errorf("lock offset: %w", err)
+		}
+		if stored != b.Start {
+			return fmt.Errorf("partition %s/%d is at %d, batch starts at %d: %w", b.Topic, b.Partition, stored, b.Start, ErrFenced)
+		}
+		if watermark != nil {
+			res.Watermark = *watermark
+		}
+
+		inserted, err := insertOrders(ctx, tx, b)
+		if err != nil {
+			return err
+		}
+		prevWatermark := res.Watermark
+		deltas := map[minuteKey]*minuteDelta{}
+		for _, po := range b.Orders {
+			o := po.Order
+			if !inserted[o.EventID] {
+				res.Duplicates++
+				continue
+			}
+			delete(inserted, o.EventID) // a repeat inside the batch counts once
+			res.Applied++
+			minute := o.EventTime.UTC().Truncate(time.Minute)
+			k := minuteKey{minute, o.Currency}
+			d := deltas[k]
+			if d == nil {
+				d = &minuteDelta{}
+				deltas[k] = d
+			}
+			d.orders++
+			d.units += o.Units()
+			d.revenue += o.TotalMinor
+			if !prevWatermark.IsZero() && !minute.Add(time.Minute).After(prevWatermark) {
+				d.late++
+				res.Late++
+			}
+			if o.EventTime.After(res.Watermark) {
+				res.Watermark = o.EventTime.UTC()
+			}
+		}
+		if err := upsertMinutes(ctx, tx, deltas); err != nil {
+			return err
+		}
+		if err := insertDeadLetters(ctx, tx, b); err != nil {
+			return err
+		}
+		res.DeadLetters = len(b.DeadLetters)
+
+		var wm *time.Time
+		if !res.Watermark.IsZero() {
+			wm = &res.Watermark
+		}
+		tag, err := tx.Exec(ctx, `
+			UPDATE stream_offsets
+			   SET next_offset = $3, watermark = $4, owner = $5, updated_at = now(),
+			       caught_up_at = CASE WHEN $6 THEN now() ELSE caught_up_at END
+			 WHERE topic = $1 AND partition = $2 AND next_offset = $7`,
+			b.Topic, b.Partition, b.End, wm, b.Owner, b.CaughtUp, b.Start)
+		if err != nil {
+			return fmt.Errorf("move offset: %w", err)
+		}
+		if tag.RowsAffected() != 1 {
+			return fmt.Errorf("partition %s/%d moved during the batch: %w", b.Topic, b.Partition, ErrFenced)
+		}
+		return nil
+	})
+	if err != nil {
+		return BatchResult{}, fmt.Errorf("commit batch %s/%d [%d,%d): %w", b.Topic, b.Partition, b.Start, b.End, err)
+	}
+	return res, nil
+}
+
+// MarkCaughtUp records that the owner found the partition fully consumed at
+// its stored offset, under the same fence as a batch.
+func (db *DB) MarkCaughtUp(ctx context.Context, topic string, partition int, at int64, owner string) error {
+	tag, err := db.Pool.Exec(ctx, `
+		UPDATE stream_offsets SET caught_up_at = now(), owner = $4
+		 WHERE topic = $1 AND partition = $2 AND next_offset = $3`, topic, partition, at, owner)
+	if err != nil {
+		return fmt.Errorf("mark %s/%d caught up: %w", topic, partition, err)
+	}
+	if tag.RowsAffected() != 1 {
+		return fmt.Errorf("mark %s/%d caught up at %d: %w", topic, partition, at, ErrFenced)
+	}
+	return nil
+}
+
+// insertOrders stores the batch's orders and their lines, skipping event ids
+// already stored, and returns the set of event ids it inserted.
+func insertOrders(ctx context.Context, tx pgx.Tx, b OrderBatch) (map[string]bool, error) {
+	inserted := make(map[string]bool, len(b.Orders))
+	if len(b.Orders) == 0 {
+		return inserted, nil
+	}
+	n := len(b.Orders)
+	var (
+		ids, orderIDs, customers, countries, currencies, channels = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		times                                                     = make([]time.Time, n)
+		totals, units, offsets                                    = make([]int64, n), make([]int64, n), make([]int64, n)
+		lineCounts                                                = make([]int32, n)
+	)
+	for i, po := range b.Orders {
+		o := po.Order
+		ids[i], orderIDs[i], customers[i] = o.EventID, o.OrderID, o.CustomerID
+		countries[i], currencies[i], channels[i] = o.Country, o.Currency, o.Channel
+		times[i] = o.EventTime.UTC()
+		totals[i], units[i], offsets[i] = o.TotalMinor, o.Units(), po.Offset
+		lineCounts[i] = int32(len(o.Lines))
+	}
+	rows, err := tx.Query(ctx, `
+		INSERT INTO orders (event_id, event_time, order_id, customer_id, country, currency, channel,
+		                    total_minor, units, line_count, kafka_offset, topic, partition)
+		SELECT u.*, $12, $13
+		  FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[],
+		              $7::text[], $8::bigint[], $9::bigint[], $10::int[], $11::bigint[]) AS u
+		ON CONFLICT (event_id, event_time) DO NOTHING
+		RETURNING event_id`,
+		ids, times, orderIDs, customers, countries, currencies, channels, totals, units, lineCounts, offsets,
+		b.Topic, b.Partition)
+	if err != nil {
+		return nil, fmt.Errorf("insert orders: %w", err)
+	}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("insert orders: %w", err)
+		}
+		inserted[id] = true
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("insert orders: %w", err)
+	}
+
+	var (
+		lEvent, lOrder, lProduct, lCategory []string
+		lTime                               []time.Time
+		lNo                                 []int32
+		lQty, lPrice                        []int64
+	)
+	for _, po := range b.Orders {
+		o := po.Order
+		if !inserted[o.EventID] {
+			continue
+		}
+		for j, l := range o.Lines {
+			lEvent = append(lEvent, o.EventID)
+			lTime = append(lTime, o.EventTime.UTC())
+			lNo = append(lNo, int32(j+1))
+			lOrder = append(lOrder, o.OrderID)
+			lProduct = append(lProduct, l.ProductID)
+			lCategory = append(lCategory, l.Category)
+			lQty = append(lQty, l.Quantity)
+			lPrice = append(lPrice, l.UnitPriceMinor)
+		}
+	}
+	if len(lEvent) > 0 {
+		if _, err := tx.Exec(ctx, `
+			INSERT INTO order_lines (event_id, event_time, line_no, order_id, product_id, category, quantity, unit_price_minor)
+			SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::int[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::bigint[])
+			ON CONFLICT DO NOTHING`,
+			lEvent, lTime, lNo, lOrder, lProduct, lCategory, lQty, lPrice); err != nil {
+			return nil, fmt.Errorf("insert order lines: %w", err)
+		}
+	}
+	return inserted, nil
+}
+
+// upsertMinutes adds the deltas to revenue_minute. Keys are sorted so two
+// transactions touching the same minutes lock them in the same order.
+func upsertMinutes(ctx context.Context, tx pgx.Tx, deltas map[minuteKey]*minuteDelta) error {
+	if len(deltas) == 0 {
+		return nil
+	}
+	keys := make([]minuteKey, 0, len(deltas))
+	for k := range deltas {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if !keys[i].minute.Equal(keys[j].minute) {
+			return keys[i].minute.Before(keys[j].minute)
+		}
+		return keys[i].currency < keys[j].currency
+	})
+	var (
+		minutes                       = make([]time.Time, len(keys))
+		currencies                    = make([]string, len(keys))
+		orders, units, revenue, lates = make([]int64, len(keys)), make([]int64, len(keys)), make([]int64, len(keys)), make([]int64, len(keys))
+	)
+	for i, k := range keys {
+		d := deltas[k]
+		minutes[i], currencies[i] = k.minute, k.currency
+		orders[i], units[i], revenue[i], lates[i] = d.orders, d.units, d.revenue, d.late
+	}
+	_, err := tx.Exec(ctx, `
+		INSERT INTO revenue_minute AS t (minute, currency, orders, units, revenue_minor, late_events)
+		SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[])
+		ON CONFLICT (minute, currency) DO UPDATE SET
+			orders = t.orders + excluded.orders,
+			units = t.units + excluded.units,
+			revenue_minor = t.revenue_minor + excluded.revenue_minor,
+			late_events = t.late_events + excluded.late_events,
+			updated_at = now()`,
+		minutes, currencies, orders, units, revenue, lates)
+	if err != nil {
+		return fmt.Errorf("upsert revenue per minute: %w", err)
+	}
+	return nil
+}
+
+func insertDeadLetters(ctx context.Context, tx pgx.Tx, b OrderBatch) error {
+	if len(b.DeadLetters) == 0 {
+		return nil
+	}
+	n := len(b.DeadLetters)
+	offsets, reasons := make([]int64, n), make([]string, n)
+	keys, payloads := make([][]byte, n), make([][]byte, n)
+	for i, d := range b.DeadLetters {
+		offsets[i], reasons[i], keys[i], payloads[i] = d.Offset, d.Reason, d.Key, d.Payload
+	}
+	_, err := tx.Exec(ctx, `
+		INSERT INTO dead_letters (topic, partition, kafka_offset, reason, key, payload)
+		SELECT $1, $2, u.* FROM unnest($3::bigint[], $4::text[], $5::bytea[], $6::bytea[]) AS u
+		ON CONFLICT DO NOTHING`, b.Topic, b.Partition, offsets, reasons, keys, payloads)
+	if err != nil {
+		return fmt.Errorf("insert dead letters: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,70 @@
+// Package workers wires ShopPulse's workflows and activities into Temporal
+// workers: task queues, registration under explicit names, worker options.
+// It starts nothing by itself beyond the worker it is asked to run.
+package workers
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	enums "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/shoppulse/shoppulse/activities"
+	"github.com/shoppulse/shoppulse/workflows"
+)
+
+// Deps are the activities' dependencies.
+type Deps struct {
+	Stream *activities.Stream
+	Rollup *activities.Rollup
+}
+
+// Register registers every workflow and activity under its stable name.
+func Register(r worker.Registry, d Deps) {
+	r.RegisterWorkflowWithOptions(workflows.StreamSupervisor, workflow.RegisterOptions{Name: workflows.NameStreamSupervisor})
+	r.RegisterWorkflowWithOptions(workflows.RevenueRollupHourly, workflow.RegisterOptions{Name: workflows.NameRevenueRollupHourly})
+
+	r.RegisterActivityWithOptions(d.Stream.EnsureStream, activity.RegisterOptions{Name: activities.NameEnsureStream})
+	r.RegisterActivityWithOptions(d.Stream.ConsumePartitions, activity.RegisterOptions{Name: activities.NameConsumePartitions})
+	r.RegisterActivityWithOptions(d.Rollup.CheckWatermark, activity.RegisterOptions{Name: activities.NameCheckWatermark})
+	r.RegisterActivityWithOptions(d.Rollup.RollupRevenueHour, activity.RegisterOptions{Name: activities.NameRollupRevenueHour})
+}
+
+// Run runs a worker on the task queue until ctx is cancelled, then stops it,
+// giving running activities time to return.
+func Run(ctx context.Context, c client.Client, taskQueue string, d Deps) error {
+	w := worker.New(c, taskQueue, worker.Options{
+		// Long-running consumers return promptly on cancellation; this bounds
+		// how long a stop waits for them.
+		WorkerStopTimeout: 30 * time.Second,
+		// One consumer activity per partition set runs for hours; leave room
+		// for the batch side beside them.
+		MaxConcurrentActivityExecutionSize: 64,
+	})
+	Register(w, d)
+	if err := w.Start(); err != nil {
+		return fmt.Errorf("start worker on %s: %w", taskQueue, err)
+	}
+	<-ctx.Done()
+	w.Stop()
+	return nil
+}
+
+// StartSupervisor starts the stream supervisor, or finds it running. It is
+// safe to call from every worker at start.
+func StartSupervisor(ctx context.Context, c client.Client, taskQueue string, in workflows.SupervisorInput) (client.WorkflowRun, error) {
+	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                       workflows.SupervisorWorkflowID,
+		TaskQueue:                taskQueue,
+		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+	}, workflows.NameStreamSupervisor, in)
+	if err != nil {
+		return nil, fmt.Errorf("start stream supervisor: %w", err)
+	}
+	return run, nil
+}
