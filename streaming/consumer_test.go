@@ -1,0 +1,200 @@
+package streaming_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/shoppulse/shoppulse/events"
+	"github.com/shoppulse/shoppulse/ingest"
+	"github.com/shoppulse/shoppulse/internal/testenv"
+	"github.com/shoppulse/shoppulse/store"
+	"github.com/shoppulse/shoppulse/streaming"
+)
+
+var logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+
+type totals struct{ orders, units, revenue int64 }
+
+// expected computes per-minute totals from the events themselves, counting
+// each event id once.
+func expected(orders []events.OrderPlaced) map[time.Time]totals {
+	seen := map[string]bool{}
+	out := map[time.Time]totals{}
+	for _, o := range orders {
+		if seen[o.EventID] {
+			continue
+		}
+		seen[o.EventID] = true
+		m := o.EventTime.UTC().Truncate(time.Minute)
+		t := out[m]
+		t.orders++
+		t.units += o.Units()
+		t.revenue += o.TotalMinor
+		out[m] = t
+	}
+	return out
+}
+
+func stored(t *testing.T, db *store.DB) map[time.Time]totals {
+	t.Helper()
+	rows, err := db.Pool.Query(context.Background(), `SELECT minute, orders, units, revenue_minor FROM revenue_minute`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	out := map[time.Time]totals{}
+	for rows.Next() {
+		var m time.Time
+		var tt totals
+		if err := rows.Scan(&m, &tt.orders, &tt.units, &tt.revenue); err != nil {
+			t.Fatal(err)
+		}
+		out[m.UTC()] = tt
+	}
+	return out
+}
+
+// waitCaughtUp waits until the stored offsets equal the topic's end offsets.
+func waitCaughtUp(t *testing.T, ctx context.Context, db *store.DB, brokers []string, topic string, partitions int) {
+	t.Helper()
+	end, err := streaming.EndOffsets(ctx, brokers, topic, partitions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		states, err := db.Offsets(ctx, topic)
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := len(states) == partitions
+		for _, s := range states {
+			if s.NextOffset != end[s.Partition] {
+				done = false
+			}
+		}
+		if done {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("offsets %+v never reached the end offsets %v", states, end)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func TestConsumer_ExactTotalsDuplicatesAndDeadLetters(t *testing.T) {
+	brokers := testenv.Brokers(t)
+	s := testenv.DB(t)
+	ctx := testenv.Context(t, 2*time.Minute)
+	const partitions = 3
+	topic := testenv.Topic(t, brokers, partitions)
+	dlq := testenv.Topic(t, brokers, 1)
+
+	sim := ingest.NewSimulator(ingest.SimConfig{Seed: 42, Customers: 50, Products: 20})
+	base := time.Now().UTC().Add(-30 * time.Minute).Truncate(time.Minute)
+	var orders []events.OrderPlaced
+	for i := 0; i < 600; i++ {
+		orders = append(orders, sim.Next(base.Add(time.Duration(i)*3*time.Second)))
+	}
+	orders = append(orders, orders[10], orders[200]) // producer retries: same event ids again
+
+	p := ingest.NewProducer(ingest.ProducerConfig{Brokers: brokers, Topic: topic})
+	defer p.Close()
+	if err := p.Produce(ctx, orders...); err != nil {
+		t.Fatal(err)
+	}
+	poison := [][]byte{[]byte(`{"type":"order_placed"`), []byte("\xff\xfe"), []byte(`{"type":"order_placed","schema_version":1}`)}
+	for _, b := range poison {
+		if err := p.ProduceRaw(ctx, []byte("poison"), b); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	c, err := streaming.NewConsumer(streaming.Config{
+		Brokers: brokers, Topic: topic, DLQTopic: dlq, Partitions: []int{0, 1, 2},
+		BatchSize: 100, BatchWait: 50 * time.Millisecond, Owner: "test",
+	}, s.DB, nil, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- c.Run(runCtx) }()
+	waitCaughtUp(t, ctx, s.DB, brokers, topic, partitions)
+	stop()
+	if err := <-done; err != nil {
+		t.Fatalf("consumer: %v", err)
+	}
+
+	want, got := expected(orders), stored(t, s.DB)
+	if len(want) != len(got) {
+		t.Fatalf("minutes: want %d, got %d", len(want), len(got))
+	}
+	for m, w := range want {
+		if got[m] != w {
+			t.Errorf("minute %s: want %+v, got %+v", m.Format(time.RFC3339), w, got[m])
+		}
+	}
+	var nOrders, nDead int
+	if err := s.DB.Pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM orders), (SELECT count(*) FROM dead_letters)`).Scan(&nOrders, &nDead); err != nil {
+		t.Fatal(err)
+	}
+	// Accounting: events in = events applied + duplicates + dead letters.
+	if nOrders != 600 || nDead != len(poison) {
+		t.Fatalf("want 600 orders and %d dead letters, got %d and %d", len(poison), nOrders, nDead)
+	}
+	dlqEnd, err := streaming.EndOffsets(ctx, brokers, dlq, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dlqEnd[0] != int64(len(poison)) {
+		t.Fatalf("DLQ topic holds %d messages, want %d", dlqEnd[0], len(poison))
+	}
+}
+
+func TestConsumer_StopsWhenAnotherOwnerMovesItsPartition(t *testing.T) {
+	brokers := testenv.Brokers(t)
+	s := testenv.DB(t)
+	ctx := testenv.Context(t, time.Minute)
+	topic := testenv.Topic(t, brokers, 1)
+	dlq := testenv.Topic(t, brokers, 1)
+	c, err := streaming.NewConsumer(streaming.Config{
+		Brokers: brokers, Topic: topic, DLQTopic: dlq, Partitions: []int{0},
+		BatchSize: 10, BatchWait: 20 * time.Millisecond, IdleCheck: 50 * time.Millisecond, Owner: "zombie",
+	}, s.DB, nil, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	// Let the consumer load offset 0, then a new owner commits past it.
+	time.Sleep(300 * time.Millisecond)
+	if _, err := s.DB.CommitOrderBatch(ctx, store.OrderBatch{Topic: topic, Partition: 0, Start: 0, End: 5, Owner: "new"}); err != nil {
+		t.Fatal(err)
+	}
+	p := ingest.NewProducer(ingest.ProducerConfig{Brokers: brokers, Topic: topic})
+	defer p.Close()
+	sim := ingest.NewSimulator(ingest.SimConfig{Seed: 1, Customers: 5, Products: 5})
+	for i := 0; i < 3; i++ {
+		if err := p.Produce(ctx, sim.Next(time.Now())); err != nil {
+			t.Fatal(err)
+		}
+	}
+	select {
+	case err := <-done:
+		if !errors.Is(err, store.ErrFenced) {
+			t.Fatalf("want ErrFenced, got %v", err)
+		}
+	case <-ctx.Done():
+		t.Fatal("the stale consumer kept running")
+	}
+	var n int
+	if err := s.DB.Pool.QueryRow(ctx, `SELECT count(*) FROM orders`).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("the stale owner stored %d orders (%v)", n, err)
+	}
+}

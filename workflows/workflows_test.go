@@ -1,0 +1,151 @@
+package workflows
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/mock"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/shoppulse/shoppulse/activities"
+)
+
+func TestSplitPartitions(t *testing.T) {
+	tests := []struct {
+		name string
+		n, k int
+		want [][]int
+	}{
+		{"one consumer owns all", 4, 1, [][]int{{0, 1, 2, 3}}},
+		{"round robin", 6, 4, [][]int{{0, 4}, {1, 5}, {2}, {3}}},
+		{"more consumers than partitions", 2, 5, [][]int{{0}, {1}}},
+		{"no consumers", 3, 0, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := SplitPartitions(tt.n, tt.k); !reflect.DeepEqual(got, tt.want) {
+				t.Fatalf("SplitPartitions(%d, %d) = %v, want %v", tt.n, tt.k, got, tt.want)
+			}
+		})
+	}
+}
+
+func newEnv(t *testing.T) *testsuite.TestWorkflowEnvironment {
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestWorkflowEnvironment()
+	env.RegisterWorkflowWithOptions(StreamSupervisor, workflow.RegisterOptions{Name: NameStreamSupervisor})
+	env.RegisterWorkflowWithOptions(RevenueRollupHourly, workflow.RegisterOptions{Name: NameRevenueRollupHourly})
+	stream := &activities.Stream{}
+	roll := &activities.Rollup{}
+	env.RegisterActivityWithOptions(stream.EnsureStream, activity.RegisterOptions{Name: activities.NameEnsureStream})
+	env.RegisterActivityWithOptions(stream.ConsumePartitions, activity.RegisterOptions{Name: activities.NameConsumePartitions})
+	env.RegisterActivityWithOptions(roll.CheckWatermark, activity.RegisterOptions{Name: activities.NameCheckWatermark})
+	env.RegisterActivityWithOptions(roll.RollupRevenueHour, activity.RegisterOptions{Name: activities.NameRollupRevenueHour})
+	return env
+}
+
+func TestStreamSupervisor_SpreadsPartitionsAndRestartsConsumers(t *testing.T) {
+	env := newEnv(t)
+	env.OnActivity(activities.NameEnsureStream, mock.Anything, activities.EnsureStreamInput{Topic: "orders", Partitions: 4}).
+		Return(activities.EnsureStreamResult{Partitions: 4}, nil)
+	var mu sync.Mutex
+	seen := map[string]int{}
+	env.OnActivity(activities.NameConsumePartitions, mock.Anything, mock.Anything).After(time.Hour).Return(
+		func(_ context.Context, in activities.ConsumeInput) (activities.ConsumeResult, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			seen[fmt.Sprint(in.Partitions)]++
+			return activities.ConsumeResult{}, nil
+		})
+	// Stop the endless loop after each consumer has been restarted a few times.
+	env.RegisterDelayedCallback(env.CancelWorkflow, 5*time.Hour+30*time.Minute)
+	env.ExecuteWorkflow(NameStreamSupervisor, SupervisorInput{
+		Topic: "orders", Partitions: 4, Consumers: 2, MaxRun: time.Hour, HeartbeatTimeout: 20 * time.Second,
+	})
+	if !env.IsWorkflowCompleted() {
+		t.Fatal("workflow did not complete")
+	}
+	want := []string{"[0 2]", "[1 3]"}
+	if len(seen) != len(want) {
+		t.Fatalf("partition sets: %v", seen)
+	}
+	for _, k := range want {
+		if seen[k] < 2 {
+			t.Fatalf("set %s started %d times, want it restarted after returning", k, seen[k])
+		}
+	}
+}
+
+func TestStreamSupervisor_RejectsInvalidInput(t *testing.T) {
+	env := newEnv(t)
+	env.ExecuteWorkflow(NameStreamSupervisor, SupervisorInput{Topic: "orders"})
+	if err := env.GetWorkflowError(); err == nil {
+		t.Fatal("want an error for zero partitions and consumers")
+	}
+}
+
+func TestRevenueRollupHourly_WaitsForWatermarkThenRollsUpPreviousHour(t *testing.T) {
+	env := newEnv(t)
+	start := time.Date(2026, 11, 26, 14, 5, 0, 0, time.UTC)
+	env.SetStartTime(start)
+	wantHour := time.Date(2026, 11, 26, 13, 0, 0, 0, time.UTC)
+	checks := 0
+	env.OnActivity(activities.NameCheckWatermark, mock.Anything, activities.WatermarkInput{Topic: DefaultOrdersTopic, Until: wantHour.Add(time.Hour)}).Return(
+		func(context.Context, activities.WatermarkInput) (activities.WatermarkResult, error) {
+			checks++
+			if checks < 3 {
+				return activities.WatermarkResult{Lagging: []int{2}}, nil
+			}
+			return activities.WatermarkResult{Ready: true}, nil
+		})
+	env.OnActivity(activities.NameRollupRevenueHour, mock.Anything, mock.MatchedBy(func(in activities.RollupHourInput) bool {
+		return in.Hour.Equal(wantHour) && in.Complete && in.RunID != ""
+	})).Return(activities.RollupHourResult{Hour: wantHour, Rows: 1, Orders: 7, RevenueMinor: 12345}, nil)
+
+	env.ExecuteWorkflow(NameRevenueRollupHourly, RollupInput{})
+	if err := env.GetWorkflowError(); err != nil {
+		t.Fatal(err)
+	}
+	var res RollupResult
+	if err := env.GetWorkflowResult(&res); err != nil {
+		t.Fatal(err)
+	}
+	if !res.Complete || res.Orders != 7 || checks != 3 || !res.Hour.Equal(wantHour) {
+		t.Fatalf("result %+v after %d checks", res, checks)
+	}
+}
+
+func TestRevenueRollupHourly_RollsUpIncompleteDataAfterTheWait(t *testing.T) {
+	env := newEnv(t)
+	hour := time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
+	env.OnActivity(activities.NameCheckWatermark, mock.Anything, mock.Anything).
+		Return(activities.WatermarkResult{Lagging: []int{0, 1}}, nil)
+	env.OnActivity(activities.NameRollupRevenueHour, mock.Anything, mock.MatchedBy(func(in activities.RollupHourInput) bool {
+		return !in.Complete && in.Hour.Equal(hour)
+	})).Return(activities.RollupHourResult{Hour: hour}, nil)
+	env.ExecuteWorkflow(NameRevenueRollupHourly, RollupInput{Hour: hour.Add(17 * time.Minute), WatermarkWait: time.Minute})
+	var res RollupResult
+	if err := env.GetWorkflowResult(&res); err != nil {
+		t.Fatal(err)
+	}
+	if res.Complete || !reflect.DeepEqual(res.Lagging, []int{0, 1}) {
+		t.Fatalf("want an incomplete rollup naming the lagging partitions, got %+v", res)
+	}
+}
+
+func TestRevenueRollupHourly_FailsWhenRollupKeepsFailing(t *testing.T) {
+	env := newEnv(t)
+	env.OnActivity(activities.NameCheckWatermark, mock.Anything, mock.Anything).Return(activities.WatermarkResult{Ready: true}, nil)
+	env.OnActivity(activities.NameRollupRevenueHour, mock.Anything, mock.Anything).Return(activities.RollupHourResult{}, errors.New("database down"))
+	env.ExecuteWorkflow(NameRevenueRollupHourly, RollupInput{Hour: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)})
+	if err := env.GetWorkflowError(); err == nil {
+		t.Fatal("want the workflow to fail after the activity's retries")
+	}
+}
