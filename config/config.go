@@ -19,7 +19,6 @@ type Config struct {
 	Stream    Stream     `mapstructure:"stream"`
 	Metrics   Metrics    `mapstructure:"metrics"`
 	Generate  Generate   `mapstructure:"generate"`
-	Rollup    Rollup     `mapstructure:"rollup"`
 	Schedules []Schedule `mapstructure:"schedules"`
 	Dev       Dev        `mapstructure:"dev"`
 	Log       Log        `mapstructure:"log"`
@@ -85,13 +84,6 @@ type Generate struct {
 	Products  int `mapstructure:"products"`
 }
 
-// Rollup tunes the batch rollups.
-type Rollup struct {
-	// WatermarkWait is how long a rollup waits for every partition's watermark
-	// to pass the end of its period before it runs on what it has and says so.
-	WatermarkWait time.Duration `mapstructure:"watermark_wait"`
-}
-
 // Schedule is one Temporal Schedule that `shoppulse schedules apply` keeps in
 // step with the config.
 type Schedule struct {
@@ -144,7 +136,6 @@ func Default() Config {
 		},
 		Metrics:  Metrics{Addr: "127.0.0.1:9464"},
 		Generate: Generate{Rate: 50, Seed: 1, Customers: 2000, Products: 300},
-		Rollup:   Rollup{WatermarkWait: 10 * time.Minute},
 		Schedules: []Schedule{{
 			ID:       "shoppulse-rollup-hourly",
 			Cron:     "5 * * * *",
@@ -234,9 +225,6 @@ func (c Config) Validate() error {
 	}
 	if c.Generate.Products < 1 {
 		bad("generate.products", "at least 1", c.Generate.Products)
-	}
-	if c.Rollup.WatermarkWait < 0 {
-		bad("rollup.watermark_wait", "a duration, 0 or more", c.Rollup.WatermarkWait)
 	}
 	seen := map[string]bool{}
 	for i, s := range c.Schedules {

@@ -103,4 +103,3 @@ func Reachable(ctx context.Context, broker string) error {
 	}
 	return conn.Close()
 }
-

@@ -59,7 +59,7 @@ func Run(ctx context.Context, c client.Client, taskQueue string, d Deps) error {
 // safe to call from every worker at start.
 func StartSupervisor(ctx context.Context, c client.Client, taskQueue string, in workflows.SupervisorInput) (client.WorkflowRun, error) {
 	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID:                       workflows.SupervisorWorkflowID,
+		ID:                       workflows.SupervisorWorkflowID(in.Topic),
 		TaskQueue:                taskQueue,
 		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 	}, workflows.NameStreamSupervisor, in)

@@ -21,9 +21,9 @@ const (
 	NameRevenueRollupHourly = "RevenueRollupHourly"
 )
 
-// SupervisorWorkflowID is the id of the orders stream's supervisor: one per
+// SupervisorWorkflowID is the id of a topic's supervisor: one per topic and
 // namespace, so starting it twice finds the running one.
-const SupervisorWorkflowID = "shoppulse-stream-orders"
+func SupervisorWorkflowID(topic string) string { return "shoppulse-stream-" + topic }
 
 // historyLimit is the history length after which the supervisor drains its
 // consumers and continues as new, well before Temporal's own limits.

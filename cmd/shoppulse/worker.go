@@ -138,4 +138,3 @@ func (a *app) dialTemporal(ctx context.Context) (client.Client, error) {
 	}
 	return c, nil
 }
-
