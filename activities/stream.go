@@ -89,12 +89,23 @@ func (a *Stream) ConsumePartitions(ctx context.Context, in ConsumeInput) (Consum
 		return ConsumeResult{}, temporal.NewNonRetryableApplicationError(err.Error(), "InvalidInput", err)
 	}
 
-	runCtx := ctx
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	if in.MaxRun > 0 {
-		var cancel context.CancelFunc
-		runCtx, cancel = context.WithTimeout(ctx, in.MaxRun)
+		runCtx, cancel = context.WithTimeout(runCtx, in.MaxRun)
 		defer cancel()
 	}
+	// A worker that is shutting down asks its activities to return: the
+	// consumer stops after its current batch, and the supervisor hands the
+	// partitions to a worker that stays.
+	stopping := activity.GetWorkerStopChannel(ctx)
+	go func() {
+		select {
+		case <-stopping:
+			cancel()
+		case <-runCtx.Done():
+		}
+	}()
 
 	// Heartbeat on a ticker, not only on commits: an idle partition's owner
 	// is still alive. The details carry the committed offsets.

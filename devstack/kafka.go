@@ -74,6 +74,9 @@ func (s *stack) upKafka(ctx context.Context) ([]string, func() error, error) {
 		return brokers, closer, err
 	}
 
+	if ctl := addr(s.o.KafkaControllerPort); portOpen(ctl) {
+		return brokers, nil, fmt.Errorf("the controller port %s is taken by another process", ctl)
+	}
 	if err := s.fetchKafka(ctx); err != nil {
 		return brokers, nil, err
 	}

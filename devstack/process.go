@@ -145,7 +145,20 @@ func tail(path string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
-// diedError describes a daemon that exited during start-up, with its log.
+// diedError describes a daemon that exited during start-up, with the first
+// errors and the last lines of its log.
 func diedError(name, logFile string) error {
-	return permanent(fmt.Errorf("%s exited during start-up; last lines of %s:\n%s", name, logFile, tail(logFile, 25)))
+	var errs []string
+	if b, err := os.ReadFile(logFile); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if strings.Contains(line, "ERROR") || strings.Contains(line, "FATAL") || strings.Contains(line, "Error:") {
+				errs = append(errs, line)
+				if len(errs) == 5 {
+					break
+				}
+			}
+		}
+	}
+	return permanent(fmt.Errorf("%s exited during start-up; first errors:\n%s\nlast lines of %s:\n%s",
+		name, strings.Join(errs, "\n"), logFile, tail(logFile, 10)))
 }

@@ -47,6 +47,9 @@ func (s *stack) upTemporal(ctx context.Context) (string, string, error) {
 		s.logf(Temporal, "pid %d is still starting; waiting for it", pid)
 		return address, ui, waitFor(ctx, 2*time.Minute, 500*time.Millisecond, s.temporalReady(pid))
 	}
+	if uiAddr := addr(s.o.TemporalUIPort); portOpen(uiAddr) {
+		return address, ui, fmt.Errorf("the Web UI port %s is taken by another process", uiAddr)
+	}
 	cli, err := s.ensureTemporalCLI(ctx)
 	if err != nil {
 		return address, ui, err

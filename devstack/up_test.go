@@ -234,3 +234,40 @@ func roundTrip(ctx context.Context, t *testing.T, broker string) {
 		t.Fatalf("read %q=%q, want k=v", m.Key, m.Value)
 	}
 }
+
+func TestUpDownTemporal(t *testing.T) {
+	base, err := os.UserCacheDir()
+	if err != nil {
+		t.Skip(err)
+	}
+	o := testOptions(t)
+	o.CacheDir = filepath.Join(base, "shoppulse") // reuse the machine's temporal CLI
+	cli := TemporalCLI(o.CacheDir)
+	if _, err := os.Stat(cli); err != nil {
+		t.Skipf("temporal CLI not built yet (`shoppulse stack up` builds it): %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	t.Cleanup(func() {
+		if err := Down(o); err != nil {
+			t.Errorf("Down: %v", err)
+		}
+	})
+	ep, _, err := Up(ctx, o, Temporal)
+	if err != nil {
+		t.Fatalf("Up: %v", err)
+	}
+	if ep.TemporalAddress != addr(o.TemporalPort) || ep.TemporalUI != "http://"+addr(o.TemporalUIPort) {
+		t.Fatalf("endpoints = %+v", ep)
+	}
+	out, err := exec.CommandContext(ctx, cli, "workflow", "list", "--address", ep.TemporalAddress).CombinedOutput()
+	if err != nil {
+		t.Fatalf("temporal workflow list: %v: %s", err, out)
+	}
+	if err := Down(o); err != nil {
+		t.Fatalf("Down: %v", err)
+	}
+	if portOpen(ep.TemporalAddress) {
+		t.Fatal("temporal still listening after Down")
+	}
+}

@@ -220,7 +220,7 @@ func TestEndToEnd_ExactTotalsThenRollup(t *testing.T) {
 	h.checkTotals(ctx, orders)
 
 	run, err := h.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{TaskQueue: h.queue},
-		workflows.NameRevenueRollupHourly, workflows.RollupInput{Hour: from, Topic: h.topic, WatermarkWait: time.Second})
+		workflows.NameRevenueRollupHourly, workflows.RollupInput{Hour: from, Topic: h.topic, WatermarkWait: workflows.Duration(time.Second)})
 	if err != nil {
 		t.Fatal(err)
 	}

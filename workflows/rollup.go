@@ -27,7 +27,7 @@ type RollupInput struct {
 	Topic string `json:"topic,omitempty"`
 	// WatermarkWait is how long to wait for complete data before rolling up
 	// what there is, marked incomplete.
-	WatermarkWait time.Duration `json:"watermark_wait,omitempty"`
+	WatermarkWait Duration `json:"watermark_wait,omitempty"`
 }
 
 // RollupResult is what the rollup wrote.
@@ -53,7 +53,7 @@ func RevenueRollupHourly(ctx workflow.Context, in RollupInput) (RollupResult, er
 		in.Topic = DefaultOrdersTopic
 	}
 	if in.WatermarkWait <= 0 {
-		in.WatermarkWait = DefaultWatermarkWait
+		in.WatermarkWait = Duration(DefaultWatermarkWait)
 	}
 	hour := in.Hour.UTC().Truncate(time.Hour)
 	if in.Hour.IsZero() {
@@ -70,7 +70,7 @@ func RevenueRollupHourly(ctx workflow.Context, in RollupInput) (RollupResult, er
 		StartToCloseTimeout: 30 * time.Second,
 		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: 10 * time.Second, MaximumAttempts: 5},
 	})
-	deadline := workflow.Now(ctx).Add(in.WatermarkWait)
+	deadline := workflow.Now(ctx).Add(time.Duration(in.WatermarkWait))
 	var wm activities.WatermarkResult
 	for {
 		if err := workflow.ExecuteActivity(checkCtx, activities.NameCheckWatermark,
@@ -86,7 +86,7 @@ func RevenueRollupHourly(ctx workflow.Context, in RollupInput) (RollupResult, er
 	}
 	if !wm.Ready {
 		log.Warn("rolling up incomplete data: watermarks have not passed the hour's end",
-			"hour", hour, "lagging_partitions", wm.Lagging, "waited", in.WatermarkWait)
+			"hour", hour, "lagging_partitions", wm.Lagging, "waited", time.Duration(in.WatermarkWait))
 	}
 
 	rollCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{

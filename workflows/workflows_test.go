@@ -130,7 +130,7 @@ func TestRevenueRollupHourly_RollsUpIncompleteDataAfterTheWait(t *testing.T) {
 	env.OnActivity(activities.NameRollupRevenueHour, mock.Anything, mock.MatchedBy(func(in activities.RollupHourInput) bool {
 		return !in.Complete && in.Hour.Equal(hour)
 	})).Return(activities.RollupHourResult{Hour: hour}, nil)
-	env.ExecuteWorkflow(NameRevenueRollupHourly, RollupInput{Hour: hour.Add(17 * time.Minute), WatermarkWait: time.Minute})
+	env.ExecuteWorkflow(NameRevenueRollupHourly, RollupInput{Hour: hour.Add(17 * time.Minute), WatermarkWait: Duration(time.Minute)})
 	var res RollupResult
 	if err := env.GetWorkflowResult(&res); err != nil {
 		t.Fatal(err)
@@ -147,5 +147,30 @@ func TestRevenueRollupHourly_FailsWhenRollupKeepsFailing(t *testing.T) {
 	env.ExecuteWorkflow(NameRevenueRollupHourly, RollupInput{Hour: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)})
 	if err := env.GetWorkflowError(); err == nil {
 		t.Fatal("want the workflow to fail after the activity's retries")
+	}
+}
+
+func TestDuration_JSON(t *testing.T) {
+	tests := []struct {
+		in   string
+		want time.Duration
+		bad  bool
+	}{
+		{`"90s"`, 90 * time.Second, false},
+		{`"10m"`, 10 * time.Minute, false},
+		{`1000000000`, time.Second, false},
+		{`"soon"`, 0, true},
+		{`true`, 0, true},
+	}
+	for _, tt := range tests {
+		var d Duration
+		err := d.UnmarshalJSON([]byte(tt.in))
+		if (err != nil) != tt.bad || (!tt.bad && time.Duration(d) != tt.want) {
+			t.Errorf("%s: got %v, %v", tt.in, time.Duration(d), err)
+		}
+	}
+	b, _ := Duration(90 * time.Second).MarshalJSON()
+	if string(b) != `"1m30s"` {
+		t.Errorf("marshal: %s", b)
 	}
 }

@@ -30,8 +30,11 @@ func main() {
 	}
 }
 
-func newRootCmd() *cobra.Command {
-	app := &app{}
+func newRootCmd() *cobra.Command { return buildRootCmd(&app{}) }
+
+// buildRootCmd builds the command tree around app, which every subcommand
+// shares and the config loader fills in.
+func buildRootCmd(app *app) *cobra.Command {
 	root := &cobra.Command{
 		Use:           "shoppulse",
 		Short:         "Real-time e-commerce analytics on Kafka, Temporal and PostgreSQL",
