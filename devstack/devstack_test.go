@@ -303,3 +303,26 @@ func TestFlockIsExclusive(t *testing.T) {
 	}
 	unlock2()
 }
+
+func TestReachable(t *testing.T) {
+	dir := t.TempDir()
+	open := filepath.Join(dir, "open", "inner")
+	if err := os.MkdirAll(open, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(filepath.Dir(dir), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := reachable(open); err != nil {
+		t.Errorf("reachable(%s) = %v", open, err)
+	}
+	if err := os.Chmod(filepath.Join(dir, "open"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := reachable(open); err == nil {
+		t.Errorf("reachable(%s) = nil under a 0700 directory", open)
+	}
+}

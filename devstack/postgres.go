@@ -48,6 +48,11 @@ func (s *stack) upPostgres(ctx context.Context) (string, error) {
 		return "", err
 	}
 	data := s.pgDataDir()
+	if cred != nil {
+		if err := reachable(filepath.Dir(data)); err != nil {
+			return "", fmt.Errorf("PostgreSQL runs as user postgres here (root may not run it) and %w; use a --data-dir others can reach", err)
+		}
+	}
 	if _, err := os.Stat(filepath.Join(data, "PG_VERSION")); errors.Is(err, os.ErrNotExist) {
 		s.logf(Postgres, "initdb %s", data)
 		if err := s.initdb(ctx, bin, cred); err != nil {
@@ -74,6 +79,11 @@ func (s *stack) upPostgres(ctx context.Context) (string, error) {
 
 func (s *stack) initdb(ctx context.Context, bin string, cred *syscall.Credential) error {
 	data := s.pgDataDir()
+	// No PG_VERSION: an earlier initdb was interrupted. Nothing in the
+	// directory is usable, and initdb refuses a non-empty one.
+	if err := os.RemoveAll(data); err != nil {
+		return fmt.Errorf("remove incomplete %s: %w", data, err)
+	}
 	if err := os.MkdirAll(data, 0o700); err != nil {
 		return fmt.Errorf("create %s: %w", data, err)
 	}
@@ -286,4 +296,21 @@ func touchOwned(path string, cred *syscall.Credential) error {
 		}
 	}
 	return nil
+}
+
+// reachable checks that every directory from / down to dir lets other users
+// through (x bit), so the postgres user can reach its data dir.
+func reachable(dir string) error {
+	for d := dir; ; d = filepath.Dir(d) {
+		fi, err := os.Stat(d)
+		if err != nil {
+			return fmt.Errorf("stat %s: %w", d, err)
+		}
+		if fi.Mode().Perm()&0o001 == 0 {
+			return fmt.Errorf("cannot reach %s (mode %v)", d, fi.Mode().Perm())
+		}
+		if filepath.Dir(d) == d {
+			return nil
+		}
+	}
 }

@@ -57,7 +57,7 @@ func bindFlag(fs *pflag.FlagSet, _ any, name, key string) {
 // load builds the config for cmd: defaults, then the YAML file, then
 // SHOPPULSE_* environment variables, then flags that were set.
 func (a *app) load(cmd *cobra.Command) error {
-	if cmd.Annotations[noConfigAnnotation] == "true" {
+	if needsNoConfig(cmd) {
 		a.cfg = config.Default()
 		a.log = slog.New(slog.NewTextHandler(os.Stderr, nil))
 		return nil
@@ -112,6 +112,17 @@ func (a *app) load(cmd *cobra.Command) error {
 	a.cfg = cfg
 	a.log = newLogger(cfg.Log)
 	return nil
+}
+
+// needsNoConfig reports whether cmd or a parent is marked to run without the
+// config: `stack down` must work whatever state the config is in.
+func needsNoConfig(cmd *cobra.Command) bool {
+	for c := cmd; c != nil; c = c.Parent() {
+		if c.Annotations[noConfigAnnotation] == "true" {
+			return true
+		}
+	}
+	return false
 }
 
 // setDefaults registers every leaf of the default config with viper, so that

@@ -31,6 +31,8 @@ func newStackCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "stack",
 		Short: "Start, stop and inspect the local dev stack (PostgreSQL, Kafka, Temporal)",
+		// The stack has its own flags; a broken config must not stop `stack down`.
+		Annotations: map[string]string{noConfigAnnotation: "true"},
 		Long: `The dev stack runs real services on 127.0.0.1 as detached processes that
 outlive this command: PostgreSQL (55432), Apache Kafka in KRaft mode (59092)
 and the Temporal dev server (7233, Web UI 8233). State lives in the data dir
