@@ -372,6 +372,11 @@ func (s *stack) logf(svc Service, format string, args ...any) {
 }
 
 func (s *stack) logFile(svc Service) string {
+	if pg := s.pgDataDir(); svc == Postgres && !strings.HasPrefix(pg, s.o.DataDir) {
+		// The cluster lives outside the data dir (see pgDataDir), where the
+		// postgres user can write its log too.
+		return pg + ".log"
+	}
 	return filepath.Join(s.o.DataDir, "logs", string(svc)+".log")
 }
 

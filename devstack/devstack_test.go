@@ -326,3 +326,24 @@ func TestReachable(t *testing.T) {
 		t.Errorf("reachable(%s) = nil under a 0700 directory", open)
 	}
 }
+
+func TestPgDataDir_FallsBackWhenPostgresCannotReachTheDataDir(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("only root hands the cluster to the postgres user")
+	}
+	hidden := filepath.Join(t.TempDir(), "private")
+	if err := os.MkdirAll(filepath.Join(hidden, "clone", ".data"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	s := &stack{o: Options{DataDir: filepath.Join(hidden, "clone", ".data")}}
+	got := s.pgDataDir()
+	if !strings.HasPrefix(got, "/var/tmp/shoppulse-postgres-") {
+		t.Fatalf("pgDataDir under an unreachable dir = %s, want one under /var/tmp", got)
+	}
+	if s.logFile(Postgres) != got+".log" {
+		t.Fatalf("postgres log %s, want beside the cluster", s.logFile(Postgres))
+	}
+	if again := (&stack{o: s.o}).pgDataDir(); again != got {
+		t.Fatalf("pgDataDir is not stable: %s then %s", got, again)
+	}
+}

@@ -2,6 +2,8 @@ package devstack
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -18,8 +20,20 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
-func (s *stack) pgAddr() string      { return addr(s.o.PostgresPort) }
-func (s *stack) pgDataDir() string   { return filepath.Join(s.o.DataDir, "postgres") }
+func (s *stack) pgAddr() string { return addr(s.o.PostgresPort) }
+
+// pgDataDir is the cluster's directory: postgres/ in the data dir, unless
+// PostgreSQL must run as another user (we are root) who cannot reach the data
+// dir, as when the clone lives under /root. Then it is a directory under
+// /var/tmp named after the data dir, so each clone keeps its own cluster.
+func (s *stack) pgDataDir() string {
+	dir, err := filepath.Abs(filepath.Join(s.o.DataDir, "postgres"))
+	if err != nil || os.Geteuid() != 0 || reachable(filepath.Dir(dir)) == nil {
+		return filepath.Join(s.o.DataDir, "postgres")
+	}
+	sum := sha256.Sum256([]byte(dir))
+	return filepath.Join("/var/tmp", "shoppulse-postgres-"+hex.EncodeToString(sum[:6]))
+}
 func (s *stack) databaseURL() string { return pgURL(s.o.PostgresPort, DatabaseName) }
 
 func pgURL(port int, db string) string {
