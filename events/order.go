@@ -6,13 +6,11 @@
 package events
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
-	"unicode/utf8"
 )
 
 // TypeOrderPlaced is the type tag of an OrderPlaced event.
@@ -35,20 +33,14 @@ const (
 // OrderPlaced is a customer's order. Money is in integer minor units of Currency
 // (pence for GBP, cents for EUR), never a float.
 type OrderPlaced struct {
-	EventID       string      `json:"event_id"`
-	Type          string      `json:"type"`
-	SchemaVersion int         `json:"schema_version"`
-	EventTime     time.Time   `json:"event_time"`
-	OrderID       string      `json:"order_id"`
-	CustomerID    string      `json:"customer_id"`
-	Country       string      `json:"country"`
-	Currency      string      `json:"currency"`
-	Channel       string      `json:"channel"`
-	Lines         []OrderLine `json:"lines"`
-	TotalMinor    int64       `json:"total_minor"`
-	// Seq numbers the events of one producer key, so a checker can name gaps
-	// and repeats. Optional.
-	Seq int64 `json:"seq,omitempty"`
+	Header     `json:"-"`
+	OrderID    string      `json:"order_id"`
+	CustomerID string      `json:"customer_id"`
+	Country    string      `json:"country"`
+	Currency   string      `json:"currency"`
+	Channel    string      `json:"channel"`
+	Lines      []OrderLine `json:"lines"`
+	TotalMinor int64       `json:"total_minor"`
 }
 
 // OrderLine is one product on an order.
@@ -100,74 +92,47 @@ func (e *ValidationError) add(path, format string, args ...any) {
 }
 
 // DecodeOrder parses and validates one encoded OrderPlaced. now is the
-// receiver's clock, used to reject event times too far in the future. It never
-// panics, whatever the input.
+// receiver's clock, used to reject event times too far in the future. It
+// never panics, whatever the input.
 func DecodeOrder(b []byte, now time.Time) (OrderPlaced, error) {
-	var o OrderPlaced
-	verr := &ValidationError{}
-	switch {
-	case len(b) > MaxEventBytes:
-		verr.add("$", "event is %d bytes, more than the limit of %d", len(b), MaxEventBytes)
-		return o, verr
-	case !utf8.Valid(b):
-		verr.add("$", "event is not valid UTF-8")
-		return o, verr
-	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&o); err != nil {
-		verr.add(jsonErrorPath(err), "%s", jsonErrorReason(err))
-		return OrderPlaced{}, verr
-	}
-	if dec.More() {
-		verr.add("$", "trailing data after the event")
-		return OrderPlaced{}, verr
-	}
-	if err := o.Validate(now); err != nil {
+	ev, err := Decode(b, now)
+	if err != nil {
 		return OrderPlaced{}, err
 	}
-	return o, nil
+	o, ok := ev.(*OrderPlaced)
+	if !ok {
+		verr := &ValidationError{}
+		verr.add("$.type", "want %q, got %q", TypeOrderPlaced, ev.Head().Type)
+		return OrderPlaced{}, verr
+	}
+	return *o, nil
 }
 
 // Validate checks the order's fields. It returns a *ValidationError or nil.
 func (o OrderPlaced) Validate(now time.Time) error {
 	verr := &ValidationError{}
-	if o.Type != TypeOrderPlaced {
-		verr.add("$.type", "want %q, got %q", TypeOrderPlaced, o.Type)
-	}
-	if o.SchemaVersion != 1 {
-		verr.add("$.schema_version", "want 1, got %d", o.SchemaVersion)
-	}
-	checkID(verr, "$.event_id", o.EventID)
-	checkID(verr, "$.order_id", o.OrderID)
-	checkID(verr, "$.customer_id", o.CustomerID)
-	switch {
-	case o.EventTime.IsZero():
-		verr.add("$.event_time", "required, an RFC 3339 time with a zone")
-	case o.EventTime.After(now.Add(MaxFutureSkew)):
-		verr.add("$.event_time", "%s is more than %s in the future", o.EventTime.Format(time.RFC3339), MaxFutureSkew)
-	case o.EventTime.Year() < 2000:
-		verr.add("$.event_time", "%s is before the year 2000", o.EventTime.Format(time.RFC3339))
-	}
+	validateHeader(verr, o.Header, TypeOrderPlaced, now)
+	checkID(verr, "$.data.order_id", o.OrderID)
+	checkID(verr, "$.data.customer_id", o.CustomerID)
 	if !isUpperAlpha(o.Country, 2) {
-		verr.add("$.country", "want an ISO 3166-1 alpha-2 code such as GB, got %q", o.Country)
+		verr.add("$.data.country", "want an ISO 3166-1 alpha-2 code such as GB, got %q", o.Country)
 	}
 	if !isUpperAlpha(o.Currency, 3) {
-		verr.add("$.currency", "want an ISO 4217 code such as GBP, got %q", o.Currency)
+		verr.add("$.data.currency", "want an ISO 4217 code such as GBP, got %q", o.Currency)
 	}
 	if !contains(Channels, o.Channel) {
-		verr.add("$.channel", "want one of %s, got %q", strings.Join(Channels, ", "), o.Channel)
+		verr.add("$.data.channel", "want one of %s, got %q", strings.Join(Channels, ", "), o.Channel)
 	}
 	switch {
 	case len(o.Lines) == 0:
-		verr.add("$.lines", "an order needs at least one line")
+		verr.add("$.data.lines", "an order needs at least one line")
 	case len(o.Lines) > MaxOrderLines:
-		verr.add("$.lines", "%d lines, more than the limit of %d", len(o.Lines), MaxOrderLines)
+		verr.add("$.data.lines", "%d lines, more than the limit of %d", len(o.Lines), MaxOrderLines)
 	}
 	var sum int64
 	overflow := false
 	for i, l := range o.Lines {
-		p := fmt.Sprintf("$.lines[%d]", i)
+		p := fmt.Sprintf("$.data.lines[%d]", i)
 		checkID(verr, p+".product_id", l.ProductID)
 		if len(l.Category) > MaxIDLength || hasControl(l.Category) {
 			verr.add(p+".category", "want at most %d bytes without control characters", MaxIDLength)
@@ -189,9 +154,9 @@ func (o OrderPlaced) Validate(now time.Time) error {
 	}
 	switch {
 	case overflow && len(verr.Fields) == 0:
-		verr.add("$.lines", "the lines add up to more than %d minor units", MaxAmountMinor)
+		verr.add("$.data.lines", "the lines add up to more than %d minor units", MaxAmountMinor)
 	case !overflow && len(o.Lines) > 0 && o.TotalMinor != sum:
-		verr.add("$.total_minor", "want the sum of the lines, %d, got %d", sum, o.TotalMinor)
+		verr.add("$.data.total_minor", "want the sum of the lines, %d, got %d", sum, o.TotalMinor)
 	}
 	if len(verr.Fields) > 0 {
 		return verr
@@ -199,8 +164,14 @@ func (o OrderPlaced) Validate(now time.Time) error {
 	return nil
 }
 
-// Encode returns the JSON encoding of the order.
-func (o OrderPlaced) Encode() ([]byte, error) { return json.Marshal(o) }
+// Encode returns the wire form of the order.
+func (o OrderPlaced) Encode() ([]byte, error) { return Encode(o) }
+
+// Head returns the envelope fields.
+func (o OrderPlaced) Head() Header { return o.Header }
+
+// Topic is the orders topic.
+func (o OrderPlaced) Topic() string { return TopicOrders }
 
 func checkID(verr *ValidationError, path, id string) {
 	switch {
@@ -245,12 +216,12 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-func jsonErrorPath(err error) string {
+func jsonErrorPath(root string, err error) string {
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) && te.Field != "" {
-		return "$." + te.Field
+		return root + "." + te.Field
 	}
-	return "$"
+	return root
 }
 
 func jsonErrorReason(err error) string {

@@ -13,21 +13,17 @@ var testNow = time.Date(2026, 3, 2, 12, 0, 0, 0, time.UTC)
 
 func validOrder() OrderPlaced {
 	return OrderPlaced{
-		EventID:       "e-1",
-		Type:          TypeOrderPlaced,
-		SchemaVersion: 1,
-		EventTime:     testNow.Add(-time.Minute),
-		OrderID:       "o-1",
-		CustomerID:    "c-1",
-		Country:       "GB",
-		Currency:      "GBP",
-		Channel:       "web",
+		Header:     Header{EventID: "e-1", Type: TypeOrderPlaced, SchemaVersion: 1, EventTime: testNow.Add(-time.Minute), Seq: 3},
+		OrderID:    "o-1",
+		CustomerID: "c-1",
+		Country:    "GB",
+		Currency:   "GBP",
+		Channel:    "web",
 		Lines: []OrderLine{
 			{ProductID: "p-1", Category: "kitchen", Quantity: 2, UnitPriceMinor: 250},
 			{ProductID: "p-2", Quantity: 1, UnitPriceMinor: 0},
 		},
 		TotalMinor: 500,
-		Seq:        3,
 	}
 }
 
@@ -66,36 +62,36 @@ func TestValidate(t *testing.T) {
 		{"wrong type", func(o *OrderPlaced) { o.Type = "order_paid" }, []string{"$.type"}},
 		{"schema version 2", func(o *OrderPlaced) { o.SchemaVersion = 2 }, []string{"$.schema_version"}},
 		{"missing ids", func(o *OrderPlaced) { o.EventID, o.OrderID, o.CustomerID = "", "", "" },
-			[]string{"$.event_id", "$.order_id", "$.customer_id"}},
-		{"long id", func(o *OrderPlaced) { o.CustomerID = strings.Repeat("x", MaxIDLength+1) }, []string{"$.customer_id"}},
-		{"no event time", func(o *OrderPlaced) { o.EventTime = time.Time{} }, []string{"$.event_time"}},
-		{"too far in the future", func(o *OrderPlaced) { o.EventTime = testNow.Add(MaxFutureSkew + time.Second) }, []string{"$.event_time"}},
-		{"before 2000", func(o *OrderPlaced) { o.EventTime = time.Date(1999, 12, 31, 23, 0, 0, 0, time.UTC) }, []string{"$.event_time"}},
-		{"lowercase country", func(o *OrderPlaced) { o.Country = "gb" }, []string{"$.country"}},
-		{"country name", func(o *OrderPlaced) { o.Country = "United Kingdom" }, []string{"$.country"}},
-		{"bad currency", func(o *OrderPlaced) { o.Currency = "£" }, []string{"$.currency"}},
-		{"unknown channel", func(o *OrderPlaced) { o.Channel = "fax" }, []string{"$.channel"}},
-		{"no lines", func(o *OrderPlaced) { o.Lines, o.TotalMinor = nil, 0 }, []string{"$.lines"}},
+			[]string{"$.id", "$.data.order_id", "$.data.customer_id"}},
+		{"long id", func(o *OrderPlaced) { o.CustomerID = strings.Repeat("x", MaxIDLength+1) }, []string{"$.data.customer_id"}},
+		{"no event time", func(o *OrderPlaced) { o.EventTime = time.Time{} }, []string{"$.time"}},
+		{"too far in the future", func(o *OrderPlaced) { o.EventTime = testNow.Add(MaxFutureSkew + time.Second) }, []string{"$.time"}},
+		{"before 2000", func(o *OrderPlaced) { o.EventTime = time.Date(1999, 12, 31, 23, 0, 0, 0, time.UTC) }, []string{"$.time"}},
+		{"lowercase country", func(o *OrderPlaced) { o.Country = "gb" }, []string{"$.data.country"}},
+		{"country name", func(o *OrderPlaced) { o.Country = "United Kingdom" }, []string{"$.data.country"}},
+		{"bad currency", func(o *OrderPlaced) { o.Currency = "£" }, []string{"$.data.currency"}},
+		{"unknown channel", func(o *OrderPlaced) { o.Channel = "fax" }, []string{"$.data.channel"}},
+		{"no lines", func(o *OrderPlaced) { o.Lines, o.TotalMinor = nil, 0 }, []string{"$.data.lines"}},
 		{"too many lines", func(o *OrderPlaced) {
 			o.Lines = make([]OrderLine, MaxOrderLines+1)
 			for i := range o.Lines {
 				o.Lines[i] = OrderLine{ProductID: "p", Quantity: 1, UnitPriceMinor: 1}
 			}
 			o.TotalMinor = MaxOrderLines + 1
-		}, []string{"$.lines"}},
-		{"zero quantity", func(o *OrderPlaced) { o.Lines[1].Quantity = 0 }, []string{"$.lines[1].quantity"}},
-		{"quantity over the limit", func(o *OrderPlaced) { o.Lines[0].Quantity = MaxLineQuantity + 1 }, []string{"$.lines[0].quantity"}},
-		{"negative price", func(o *OrderPlaced) { o.Lines[0].UnitPriceMinor = -1 }, []string{"$.lines[0].unit_price_minor"}},
-		{"missing product", func(o *OrderPlaced) { o.Lines[1].ProductID = "" }, []string{"$.lines[1].product_id"}},
-		{"long category", func(o *OrderPlaced) { o.Lines[0].Category = strings.Repeat("c", MaxIDLength+1) }, []string{"$.lines[0].category"}},
-		{"total is not the line sum", func(o *OrderPlaced) { o.TotalMinor = 499 }, []string{"$.total_minor"}},
+		}, []string{"$.data.lines"}},
+		{"zero quantity", func(o *OrderPlaced) { o.Lines[1].Quantity = 0 }, []string{"$.data.lines[1].quantity"}},
+		{"quantity over the limit", func(o *OrderPlaced) { o.Lines[0].Quantity = MaxLineQuantity + 1 }, []string{"$.data.lines[0].quantity"}},
+		{"negative price", func(o *OrderPlaced) { o.Lines[0].UnitPriceMinor = -1 }, []string{"$.data.lines[0].unit_price_minor"}},
+		{"missing product", func(o *OrderPlaced) { o.Lines[1].ProductID = "" }, []string{"$.data.lines[1].product_id"}},
+		{"long category", func(o *OrderPlaced) { o.Lines[0].Category = strings.Repeat("c", MaxIDLength+1) }, []string{"$.data.lines[0].category"}},
+		{"total is not the line sum", func(o *OrderPlaced) { o.TotalMinor = 499 }, []string{"$.data.total_minor"}},
 		{"lines overflow the amount limit", func(o *OrderPlaced) {
 			o.Lines = []OrderLine{
 				{ProductID: "a", Quantity: MaxLineQuantity, UnitPriceMinor: MaxAmountMinor},
 				{ProductID: "b", Quantity: MaxLineQuantity, UnitPriceMinor: MaxAmountMinor},
 			}
 			o.TotalMinor = 0
-		}, []string{"$.lines"}},
+		}, []string{"$.data.lines"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -133,13 +129,13 @@ func TestDecodeOrder(t *testing.T) {
 		{"array", []byte("[]"), []string{"$"}},
 		{"trailing data", append(append([]byte{}, good...), []byte(`{"x":1}`)...), []string{"$"}},
 		{"unknown field", []byte(strings.Replace(string(good), `"seq":3`, `"seq":3,"coupon":"X"`, 1)), []string{"$"}},
-		{"string quantity", []byte(strings.Replace(string(good), `"quantity":2`, `"quantity":"2"`, 1)), []string{"$.lines.quantity"}},
-		{"float total", []byte(strings.Replace(string(good), `"total_minor":500`, `"total_minor":5.0`, 1)), []string{"$.total_minor"}},
+		{"string quantity", []byte(strings.Replace(string(good), `"quantity":2`, `"quantity":"2"`, 1)), []string{"$.data.lines.quantity"}},
+		{"float total", []byte(strings.Replace(string(good), `"total_minor":500`, `"total_minor":5.0`, 1)), []string{"$.data.total_minor"}},
 		{"time without zone", []byte(strings.Replace(string(good), `"2026-03-02T11:59:00Z"`, `"2026-03-02 11:59:00"`, 1)), []string{"$"}},
 		{"invalid UTF-8", []byte("{\"event_id\":\"\xff\"}"), []string{"$"}},
 		{"too big", []byte(`{"event_id":"` + strings.Repeat("x", MaxEventBytes) + `"}`), []string{"$"}},
 		{"null", []byte("null"), nil}, // decodes to a zero order: checked below
-		{"decodes but invalid", []byte(strings.Replace(string(good), `"country":"GB"`, `"country":"UK1"`, 1)), []string{"$.country"}},
+		{"decodes but invalid", []byte(strings.Replace(string(good), `"country":"GB"`, `"country":"UK1"`, 1)), []string{"$.data.country"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -184,9 +180,14 @@ func TestOrderHelpers(t *testing.T) {
 	if err := json.Unmarshal(encode(t, o), &m); err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range []string{"event_id", "type", "schema_version", "event_time", "order_id", "customer_id",
-		"country", "currency", "channel", "lines", "total_minor", "seq"} {
-		if _, ok := m[k]; !ok {
+	data, _ := m["data"].(map[string]any)
+	for _, k := range []string{"id", "type", "schema_version", "time", "seq", "data.order_id", "data.customer_id",
+		"data.country", "data.currency", "data.channel", "data.lines", "data.total_minor"} {
+		in, key := m, k
+		if rest, ok := strings.CutPrefix(k, "data."); ok {
+			in, key = data, rest
+		}
+		if _, ok := in[key]; !ok {
 			t.Errorf("encoding lacks %q", k)
 		}
 	}

@@ -266,17 +266,14 @@ func (inv *invoice) order(part, parts int, lines []events.OrderLine) events.Orde
 		total += l.Quantity * l.UnitPriceMinor
 	}
 	return events.OrderPlaced{
-		EventID:       nameUUID(onlineRetailNamespace, name),
-		Type:          events.TypeOrderPlaced,
-		SchemaVersion: 1,
-		EventTime:     inv.time,
-		OrderID:       id,
-		CustomerID:    inv.customer,
-		Country:       inv.country,
-		Currency:      onlineRetailCurrency,
-		Channel:       onlineRetailChannel,
-		Lines:         slices.Clip(lines),
-		TotalMinor:    total,
+		Header:     events.Header{EventID: nameUUID(onlineRetailNamespace, name), Type: events.TypeOrderPlaced, SchemaVersion: 1, EventTime: inv.time},
+		OrderID:    id,
+		CustomerID: inv.customer,
+		Country:    inv.country,
+		Currency:   onlineRetailCurrency,
+		Channel:    onlineRetailChannel,
+		Lines:      slices.Clip(lines),
+		TotalMinor: total,
 	}
 }
 

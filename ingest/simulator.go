@@ -324,18 +324,14 @@ func (s *Simulator) Next(eventTime time.Time) events.OrderPlaced {
 	}
 
 	return events.OrderPlaced{
-		EventID:       counterUUID(s.seedMix, s.n),
-		Type:          events.TypeOrderPlaced,
-		SchemaVersion: 1,
-		EventTime:     eventTime.UTC().Truncate(time.Microsecond),
-		OrderID:       fmt.Sprintf("ord-%s-%010d", s.tag, s.n),
-		CustomerID:    c.id,
-		Country:       c.country,
-		Currency:      simCurrency,
-		Channel:       channel,
-		Lines:         lines,
-		TotalMinor:    total,
-		Seq:           c.seq,
+		Header:     events.Header{EventID: counterUUID(s.seedMix, s.n), Type: events.TypeOrderPlaced, SchemaVersion: 1, EventTime: eventTime.UTC().Truncate(time.Microsecond), Seq: c.seq},
+		OrderID:    fmt.Sprintf("ord-%s-%010d", s.tag, s.n),
+		CustomerID: c.id,
+		Country:    c.country,
+		Currency:   simCurrency,
+		Channel:    channel,
+		Lines:      lines,
+		TotalMinor: total,
 	}
 }
 

@@ -43,12 +43,12 @@ func TestSimulator_GoldenFirstEvent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const want = `{"event_id":"e220a839-7b1d-8daf-88b4-fda8c892b50e","type":"order_placed","schema_version":1,` +
-		`"event_time":"2026-03-02T09:00:00Z","order_id":"ord-910a2dec-0000000001","customer_id":"cust-910a2dec-0000274",` +
+	const want = `{"id":"e220a839-7b1d-8daf-88b4-fda8c892b50e","type":"order_placed","source":"","time":"2026-03-02T09:00:00Z",` +
+		`"schema_version":1,"shop_id":"","seq":1,"data":{"order_id":"ord-910a2dec-0000000001","customer_id":"cust-910a2dec-0000274",` +
 		`"country":"NL","currency":"GBP","channel":"app","lines":[` +
 		`{"product_id":"sku-910a2dec-000021","category":"jewellery","quantity":1,"unit_price_minor":2495},` +
 		`{"product_id":"sku-910a2dec-000083","category":"stationery","quantity":1,"unit_price_minor":69}],` +
-		`"total_minor":2564,"seq":1}`
+		`"total_minor":2564}}`
 	if string(b) != want {
 		t.Errorf("first event of seed 1:\n%s\nwant\n%s", b, want)
 	}

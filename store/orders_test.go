@@ -14,7 +14,7 @@ import (
 
 func order(id string, at time.Time, qty, price int64) events.OrderPlaced {
 	return events.OrderPlaced{
-		EventID: "ev-" + id, Type: events.TypeOrderPlaced, SchemaVersion: 1, EventTime: at,
+		Header:  events.Header{EventID: "ev-" + id, Type: events.TypeOrderPlaced, SchemaVersion: 1, EventTime: at},
 		OrderID: "o-" + id, CustomerID: "c-1", Country: "GB", Currency: "GBP", Channel: "web",
 		Lines:      []events.OrderLine{{ProductID: "p-1", Quantity: qty, UnitPriceMinor: price}},
 		TotalMinor: qty * price,
