@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+
+	"github.com/shoppulse/shoppulse/events"
 )
 
 // TopicSpec is a topic ShopPulse creates.
@@ -102,4 +104,18 @@ func Reachable(ctx context.Context, broker string) error {
 		return fmt.Errorf("kafka broker %s: %w", broker, err)
 	}
 	return conn.Close()
+}
+
+// CatalogueTopics lists every topic of the event catalogue, each with the
+// given partitions and replication factor, for EnsureTopics.
+func CatalogueTopics(partitions, replicationFactor int) []TopicSpec {
+	names := []string{
+		events.TopicClickstream, events.TopicOrders, events.TopicPayments, events.TopicInventory,
+		events.TopicMarket, events.TopicCustomers, events.TopicDLQ,
+	}
+	specs := make([]TopicSpec, len(names))
+	for i, n := range names {
+		specs[i] = TopicSpec{Name: n, Partitions: partitions, ReplicationFactor: replicationFactor}
+	}
+	return specs
 }
