@@ -7,4 +7,5 @@ const (
 	NameConsumePartitions = "ConsumePartitions"
 	NameCheckWatermark    = "CheckWatermark"
 	NameRollupRevenueHour = "RollupRevenueHour"
+	NameEnsurePartitions  = "EnsurePartitions"
 )

@@ -18,6 +18,7 @@ type Config struct {
 	Temporal  Temporal   `mapstructure:"temporal"`
 	Stream    Stream     `mapstructure:"stream"`
 	Metrics   Metrics    `mapstructure:"metrics"`
+	API       API        `mapstructure:"api"`
 	Generate  Generate   `mapstructure:"generate"`
 	Schedules []Schedule `mapstructure:"schedules"`
 	Dev       Dev        `mapstructure:"dev"`
@@ -72,6 +73,35 @@ type Stream struct {
 type Metrics struct {
 	// Addr is host:port for /metrics; empty disables it.
 	Addr string `mapstructure:"addr"`
+}
+
+// API is the HTTP API server (`shoppulse api`, and `shoppulse dev`).
+type API struct {
+	// Addr is host:port to listen on.
+	Addr string `mapstructure:"addr"`
+	// MaxBatchEvents and MaxBodyBytes limit one POST /v1/events (413 beyond).
+	MaxBatchEvents int   `mapstructure:"max_batch_events"`
+	MaxBodyBytes   int64 `mapstructure:"max_body_bytes"`
+	// MaxInFlight bounds the ingest requests writing to Kafka at once; a
+	// request that gets no slot within QueueWait is answered 503.
+	MaxInFlight int           `mapstructure:"max_in_flight"`
+	QueueWait   time.Duration `mapstructure:"queue_wait"`
+	// ProduceTimeout bounds the write of one batch to Kafka (503 beyond).
+	ProduceTimeout time.Duration `mapstructure:"produce_timeout"`
+	// ProduceLinger is how long the Kafka writer waits to fill a batch.
+	ProduceLinger time.Duration `mapstructure:"produce_linger"`
+	// RetryAfter is the Retry-After of a 503.
+	RetryAfter time.Duration `mapstructure:"retry_after"`
+	// KeyCacheTTL is how long a verified API key is trusted without asking
+	// Postgres: a revocation takes effect within it.
+	KeyCacheTTL time.Duration `mapstructure:"key_cache_ttl"`
+	// EventIDRetention is how long accepted event ids are remembered to
+	// answer a repeated id "duplicate".
+	EventIDRetention time.Duration `mapstructure:"event_id_retention"`
+	// ReadHeaderTimeout bounds reading a request's headers (slowloris).
+	ReadHeaderTimeout time.Duration `mapstructure:"read_header_timeout"`
+	// ShutdownTimeout bounds the graceful shutdown on a signal.
+	ShutdownTimeout time.Duration `mapstructure:"shutdown_timeout"`
 }
 
 // Generate tunes the shop simulator.
@@ -134,13 +164,32 @@ func Default() Config {
 			HeartbeatTimeout: 20 * time.Second,
 			MaxRun:           time.Hour,
 		},
-		Metrics:  Metrics{Addr: "127.0.0.1:9464"},
+		Metrics: Metrics{Addr: "127.0.0.1:9464"},
+		API: API{
+			Addr:              "127.0.0.1:8080",
+			MaxBatchEvents:    1000,
+			MaxBodyBytes:      5 << 20,
+			MaxInFlight:       64,
+			QueueWait:         500 * time.Millisecond,
+			ProduceTimeout:    5 * time.Second,
+			ProduceLinger:     time.Millisecond,
+			RetryAfter:        5 * time.Second,
+			KeyCacheTTL:       30 * time.Second,
+			EventIDRetention:  7 * 24 * time.Hour,
+			ReadHeaderTimeout: 5 * time.Second,
+			ShutdownTimeout:   15 * time.Second,
+		},
 		Generate: Generate{Rate: 50, Seed: 1, Customers: 2000, Products: 300},
 		Schedules: []Schedule{{
 			ID:       "shoppulse-rollup-hourly",
 			Cron:     "5 * * * *",
 			Workflow: "RevenueRollupHourly",
 			Note:     "hourly revenue rollup of the previous complete hour",
+		}, {
+			ID:       "shoppulse-partitions-daily",
+			Cron:     "15 0 * * *",
+			Workflow: "PartitionMaintenance",
+			Note:     "create the fact tables' daily partitions a week ahead",
 		}},
 		Dev: Dev{DataDir: ".data", CacheDir: "~/.cache/shoppulse"},
 		Log: Log{Level: "info", Format: "text"},
@@ -213,6 +262,37 @@ func (c Config) Validate() error {
 	}
 	if c.Stream.MaxRun < time.Minute {
 		bad("stream.max_run", "a duration of at least 1m", c.Stream.MaxRun)
+	}
+	if !strings.Contains(c.API.Addr, ":") {
+		bad("api.addr", "host:port", c.API.Addr)
+	}
+	if c.API.MaxBatchEvents < 1 || c.API.MaxBatchEvents > 100000 {
+		bad("api.max_batch_events", "1 to 100000", c.API.MaxBatchEvents)
+	}
+	if c.API.MaxBodyBytes < 1024 || c.API.MaxBodyBytes > 1<<30 {
+		bad("api.max_body_bytes", "1024 to 1073741824 bytes", c.API.MaxBodyBytes)
+	}
+	if c.API.MaxInFlight < 1 {
+		bad("api.max_in_flight", "at least 1", c.API.MaxInFlight)
+	}
+	for _, d := range []struct {
+		key string
+		v   time.Duration
+	}{
+		{"api.queue_wait", c.API.QueueWait}, {"api.produce_timeout", c.API.ProduceTimeout},
+		{"api.produce_linger", c.API.ProduceLinger}, {"api.retry_after", c.API.RetryAfter},
+		{"api.key_cache_ttl", c.API.KeyCacheTTL}, {"api.read_header_timeout", c.API.ReadHeaderTimeout},
+		{"api.shutdown_timeout", c.API.ShutdownTimeout},
+	} {
+		if d.v <= 0 {
+			bad(d.key, "a positive duration", d.v)
+		}
+	}
+	if c.API.RetryAfter > 0 && c.API.RetryAfter < time.Second {
+		bad("api.retry_after", "at least 1s (Retry-After is in whole seconds)", c.API.RetryAfter)
+	}
+	if c.API.EventIDRetention < time.Hour {
+		bad("api.event_id_retention", "at least 1h", c.API.EventIDRetention)
 	}
 	if c.Generate.Rate < 0 {
 		bad("generate.rate", "events per second, 0 or more (0 means as fast as possible)", c.Generate.Rate)

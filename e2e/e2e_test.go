@@ -75,7 +75,6 @@ func newHarness(t *testing.T) *harness {
 			"SHOPPULSE_STREAM_BATCH_WAIT=20ms",
 			"SHOPPULSE_STREAM_HEARTBEAT_TIMEOUT=4s",
 			"SHOPPULSE_METRICS_ADDR=127.0.0.1:0",
-			"SHOPPULSE_SCHEDULES=",
 			"SHOPPULSE_LOG_LEVEL=warn",
 		),
 	}

@@ -90,13 +90,13 @@ type Clickstream struct {
 
 // PageView is a page seen.
 type PageView struct {
-	Header
+	Header `json:"-"`
 	Clickstream
 }
 
 // ProductView is a product page seen, with the price shown.
 type ProductView struct {
-	Header
+	Header `json:"-"`
 	Clickstream
 	ProductID  string `json:"product_id"`
 	Category   string `json:"category,omitempty"`
@@ -106,7 +106,7 @@ type ProductView struct {
 
 // Search is a search query and how many results it found.
 type Search struct {
-	Header
+	Header `json:"-"`
 	Clickstream
 	Query   string `json:"query"`
 	Results int    `json:"results"`
@@ -114,7 +114,7 @@ type Search struct {
 
 // CartChange is an add_to_cart or remove_from_cart.
 type CartChange struct {
-	Header
+	Header `json:"-"`
 	Clickstream
 	ProductID  string `json:"product_id"`
 	Quantity   int64  `json:"quantity"`
@@ -124,7 +124,7 @@ type CartChange struct {
 
 // CheckoutStarted is the start of a checkout with the cart's value.
 type CheckoutStarted struct {
-	Header
+	Header `json:"-"`
 	Clickstream
 	CartMinor int64  `json:"cart_minor"`
 	Currency  string `json:"currency"`
@@ -133,7 +133,7 @@ type CheckoutStarted struct {
 
 // OrderCancelled cancels a placed order, wholly or some of its lines.
 type OrderCancelled struct {
-	Header
+	Header      `json:"-"`
 	OrderID     string `json:"order_id"`
 	CustomerID  string `json:"customer_id"`
 	Reason      string `json:"reason,omitempty"`
@@ -145,7 +145,7 @@ type OrderCancelled struct {
 
 // Payment is a payment_authorized or payment_failed.
 type Payment struct {
-	Header
+	Header          `json:"-"`
 	PaymentID       string `json:"payment_id"`
 	OrderID         string `json:"order_id"`
 	CustomerID      string `json:"customer_id"`
@@ -158,7 +158,7 @@ type Payment struct {
 
 // Refund returns money for an order.
 type Refund struct {
-	Header
+	Header      `json:"-"`
 	RefundID    string `json:"refund_id"`
 	OrderID     string `json:"order_id"`
 	CustomerID  string `json:"customer_id"`
@@ -169,7 +169,7 @@ type Refund struct {
 
 // Chargeback is a disputed payment: the fraud label.
 type Chargeback struct {
-	Header
+	Header       `json:"-"`
 	ChargebackID string `json:"chargeback_id"`
 	OrderID      string `json:"order_id"`
 	PaymentID    string `json:"payment_id,omitempty"`
@@ -181,7 +181,7 @@ type Chargeback struct {
 
 // InventoryAdjusted is a stock movement of one product in one warehouse.
 type InventoryAdjusted struct {
-	Header
+	Header      `json:"-"`
 	ProductID   string `json:"product_id"`
 	WarehouseID string `json:"warehouse_id"`
 	// Delta is signed: receipts and returns add, sales and shrinkage remove.
@@ -196,7 +196,7 @@ type InventoryAdjusted struct {
 
 // PriceChanged is the shop's own price for a product.
 type PriceChanged struct {
-	Header
+	Header        `json:"-"`
 	ProductID     string `json:"product_id"`
 	OldPriceMinor int64  `json:"old_price_minor"`
 	NewPriceMinor int64  `json:"new_price_minor"`
@@ -206,7 +206,7 @@ type PriceChanged struct {
 
 // CompetitorPrice is a competitor's price for a product, from a market feed.
 type CompetitorPrice struct {
-	Header
+	Header     `json:"-"`
 	ProductID  string `json:"product_id"`
 	Competitor string `json:"competitor"`
 	PriceMinor int64  `json:"price_minor"`
@@ -216,7 +216,7 @@ type CompetitorPrice struct {
 
 // CustomerRegistered is a new account.
 type CustomerRegistered struct {
-	Header
+	Header           `json:"-"`
 	CustomerID       string `json:"customer_id"`
 	Email            string `json:"email,omitempty"`
 	Country          string `json:"country"`
@@ -225,7 +225,7 @@ type CustomerRegistered struct {
 
 // CustomerUpdated changes an account's country or marketing consent.
 type CustomerUpdated struct {
-	Header
+	Header           `json:"-"`
 	CustomerID       string `json:"customer_id"`
 	Country          string `json:"country,omitempty"`
 	MarketingConsent *bool  `json:"marketing_consent,omitempty"`
@@ -233,7 +233,7 @@ type CustomerUpdated struct {
 
 // ErasureRequested asks for a customer's personal data to be erased (GDPR).
 type ErasureRequested struct {
-	Header
+	Header      `json:"-"`
 	CustomerID  string `json:"customer_id"`
 	RequestedBy string `json:"requested_by,omitempty"`
 }

@@ -3,9 +3,14 @@ package events
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
 )
 
 // envelope is the wire form of every event: the header's fields and the
@@ -28,25 +33,15 @@ func Encode(ev Event) ([]byte, error) {
 	return b, nil
 }
 
-// validator is an event that can check its own fields.
-type validator interface {
-	Event
-	Validate(now time.Time) error
-}
-
-// newEvent returns an empty event of the type, or nil for an unknown type.
-func newEvent(typ string) validator {
-	switch typ {
-	case TypeOrderPlaced:
-		return &OrderPlaced{}
-	}
-	return nil
-}
-
-// Decode parses and validates one event of any type of the catalogue. now is
-// the receiver's clock, used to reject event times too far in the future. It
-// returns a *ValidationError naming each bad field by its JSON path, and never
-// panics, whatever the input.
+// Decode parses and validates one event of any type and schema version of
+// the catalogue, in four steps: size and UTF-8 checks; the JSON Schema of the
+// event's type and version; the typed decode; the Go checks of what a schema
+// cannot say (sums, times relative to now, cross-field rules). now is the
+// receiver's clock, used to reject event times too far in the future.
+//
+// The event is a pointer to the type's struct (*OrderPlaced, *PageView...).
+// Errors are a *ValidationError naming each bad field by its JSON path, such
+// as $.data.lines[2].quantity. Decode never panics, whatever the input.
 func Decode(b []byte, now time.Time) (Event, error) {
 	verr := &ValidationError{}
 	switch {
@@ -57,75 +52,103 @@ func Decode(b []byte, now time.Time) (Event, error) {
 		verr.add("$", "event is not valid UTF-8")
 		return nil, verr
 	}
-	var env envelope
-	if err := strictUnmarshal(b, &env); err != nil {
-		verr.add(jsonErrorPath("$", err), "%s", jsonErrorReason(err))
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
+	if err != nil {
+		verr.add("$", "%s", jsonErrorReason(err))
 		return nil, verr
 	}
-	ev := newEvent(env.Type)
-	if ev == nil {
-		verr.add("$.type", "unknown event type %q", env.Type)
+	cs := schemaFor(verr, doc)
+	if cs == nil {
 		return nil, verr
 	}
-	if len(env.Data) == 0 || bytes.Equal(env.Data, []byte("null")) {
-		verr.add("$.data", "required, an object")
+	if cs.validate(verr, doc); len(verr.Fields) > 0 {
 		return nil, verr
 	}
-	if err := strictUnmarshal(env.Data, ev); err != nil {
-		verr.add(jsonErrorPath("$.data", err), "%s", jsonErrorReason(err))
+	ev := newEvent(cs.info.Type)
+	in := wireIn{Data: ev}
+	if err := json.Unmarshal(b, &in); err != nil {
+		path := fractionPath(doc, cs.raw, nil)
+		var te *time.ParseError
+		switch {
+		case errors.As(err, &te):
+			verr.add("$.time", "want an RFC 3339 time with a zone, such as 2026-03-02T11:59:00Z, got %s%s",
+				show(valueAt(doc, []string{"time"})), strings.TrimPrefix(te.Message, ":"))
+		case path != "":
+			verr.add(path, "want an integer without a fraction or exponent, got %s", show(valueAt(doc, splitPath(path))))
+		default:
+			verr.add(jsonErrorPath("$", err), "%s", jsonErrorReason(err))
+		}
 		return nil, verr
 	}
-	setHeader(ev, env.Header)
+	ev.setHeader(in.Header)
 	if err := ev.Validate(now); err != nil {
 		return nil, err
 	}
 	return ev, nil
 }
 
-// setHeader stores the envelope's header in the decoded event.
-func setHeader(ev validator, h Header) {
-	switch e := ev.(type) {
-	case *OrderPlaced:
-		e.Header = h
-	}
+// wireIn decodes an envelope and its data in one pass: Data holds a pointer
+// to the type's struct, which encoding/json fills in place.
+type wireIn struct {
+	Header
+	Data any `json:"data"`
 }
 
-func strictUnmarshal(b []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return err
+// schemaFor picks the schema of the event's type and version, or adds why
+// it cannot to verr and returns nil.
+func schemaFor(verr *ValidationError, doc any) *compiledSchema {
+	obj, ok := doc.(map[string]any)
+	if !ok {
+		verr.add("$", "want an event object, got %s", show(doc))
+		return nil
 	}
-	if dec.More() {
-		return fmt.Errorf("trailing data after the JSON value")
+	rawType, ok := obj["type"]
+	if !ok {
+		verr.add("$.type", "required: the event type, such as %q", TypePageView)
+		return nil
 	}
-	return nil
+	typ, _ := rawType.(string)
+	versions := loadSchemas().byType[typ]
+	if len(versions) == 0 {
+		verr.add("$.type", "unknown event type %s", show(rawType))
+		return nil
+	}
+	rawVersion, ok := obj["schema_version"]
+	if !ok {
+		verr.add("$.schema_version", "required: an integer 1 to %d for %s", len(versions), typ)
+		return nil
+	}
+	n, _ := rawVersion.(json.Number)
+	v, err := strconv.Atoi(string(n))
+	if err != nil || v < 1 || v > len(versions) {
+		verr.add("$.schema_version", "want an integer 1 to %d for %s, got %s", len(versions), typ, show(rawVersion))
+		return nil
+	}
+	return versions[v-1]
 }
 
-// validateHeader checks the envelope fields every event has.
-func validateHeader(verr *ValidationError, h Header, wantType string, now time.Time) {
-	if h.Type != wantType {
-		verr.add("$.type", "want %q, got %q", wantType, h.Type)
+// splitPath turns a path made by fractionPath back into a location.
+func splitPath(path string) []string {
+	path = strings.TrimPrefix(path, "$")
+	var loc []string
+	for path != "" {
+		switch path[0] {
+		case '.':
+			path = path[1:]
+			i := strings.IndexAny(path, ".[")
+			if i < 0 {
+				i = len(path)
+			}
+			loc, path = append(loc, path[:i]), path[i:]
+		case '[':
+			i := strings.IndexByte(path, ']')
+			if i < 0 {
+				return loc
+			}
+			loc, path = append(loc, path[1:i]), path[i+1:]
+		default:
+			return loc
+		}
 	}
-	if h.SchemaVersion != 1 {
-		verr.add("$.schema_version", "want 1, got %d", h.SchemaVersion)
-	}
-	checkID(verr, "$.id", h.EventID)
-	if h.Source != "" {
-		checkID(verr, "$.source", h.Source)
-	}
-	if h.ShopID != "" {
-		checkID(verr, "$.shop_id", h.ShopID)
-	}
-	switch {
-	case h.EventTime.IsZero():
-		verr.add("$.time", "required, an RFC 3339 time with a zone")
-	case h.EventTime.After(now.Add(MaxFutureSkew)):
-		verr.add("$.time", "%s is more than %s in the future", h.EventTime.Format(time.RFC3339), MaxFutureSkew)
-	case h.EventTime.Year() < 2000:
-		verr.add("$.time", "%s is before the year 2000", h.EventTime.Format(time.RFC3339))
-	}
-	if h.Seq < 0 {
-		verr.add("$.seq", "want 0 or more, got %d", h.Seq)
-	}
+	return loc
 }

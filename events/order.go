@@ -1,8 +1,3 @@
-// Package events owns the event types ShopPulse accepts, their JSON encoding and
-// their validation. It is pure: no I/O, no Kafka, no database. Every decoder
-// returns either a valid event or a *ValidationError that names each bad field
-// by its JSON path, so the stream can dead-letter it with a reason and the API
-// can answer with a per-field 4xx.
 package events
 
 import (
@@ -40,7 +35,22 @@ type OrderPlaced struct {
 	Currency   string      `json:"currency"`
 	Channel    string      `json:"channel"`
 	Lines      []OrderLine `json:"lines"`
-	TotalMinor int64       `json:"total_minor"`
+	// TotalMinor is what the customer pays:
+	// the sum of the lines - DiscountMinor + TaxMinor + ShippingMinor.
+	TotalMinor int64 `json:"total_minor"`
+
+	// Since schema version 2, all optional: absent amounts are 0, absent
+	// strings unknown. A version 1 event must leave them empty.
+	DiscountMinor   int64  `json:"discount_minor,omitempty"`
+	TaxMinor        int64  `json:"tax_minor,omitempty"`
+	ShippingMinor   int64  `json:"shipping_minor,omitempty"`
+	PaymentMethod   string `json:"payment_method,omitempty"` // one of PaymentMethods
+	CardFingerprint string `json:"card_fingerprint,omitempty"`
+	BillingCountry  string `json:"billing_country,omitempty"`
+	ShippingCountry string `json:"shipping_country,omitempty"`
+	IP              string `json:"ip,omitempty"`
+	Device          string `json:"device,omitempty"` // one of Devices
+	DeviceID        string `json:"device_id,omitempty"`
 }
 
 // OrderLine is one product on an order.
@@ -69,7 +79,7 @@ var Channels = []string{"web", "app", "marketplace", "store"}
 
 // FieldError is one problem with one field.
 type FieldError struct {
-	// Path is a JSON path into the event, such as $.lines[2].quantity.
+	// Path is a JSON path into the event, such as $.data.lines[2].quantity.
 	Path   string `json:"path"`
 	Reason string `json:"reason"`
 }
@@ -111,64 +121,77 @@ func DecodeOrder(b []byte, now time.Time) (OrderPlaced, error) {
 // Validate checks the order's fields. It returns a *ValidationError or nil.
 func (o OrderPlaced) Validate(now time.Time) error {
 	verr := &ValidationError{}
-	validateHeader(verr, o.Header, TypeOrderPlaced, now)
+	validateHeader(verr, o.Header, now, TypeOrderPlaced)
 	checkID(verr, "$.data.order_id", o.OrderID)
 	checkID(verr, "$.data.customer_id", o.CustomerID)
-	if !isUpperAlpha(o.Country, 2) {
-		verr.add("$.data.country", "want an ISO 3166-1 alpha-2 code such as GB, got %q", o.Country)
-	}
-	if !isUpperAlpha(o.Currency, 3) {
-		verr.add("$.data.currency", "want an ISO 4217 code such as GBP, got %q", o.Currency)
-	}
-	if !contains(Channels, o.Channel) {
-		verr.add("$.data.channel", "want one of %s, got %q", strings.Join(Channels, ", "), o.Channel)
+	checkCountry(verr, "$.data.country", o.Country)
+	checkCurrency(verr, "$.data.currency", o.Currency)
+	checkEnum(verr, "$.data.channel", o.Channel, Channels)
+	if o.SchemaVersion == 1 {
+		o.rejectV2Fields(verr)
+	} else {
+		checkAmount(verr, "$.data.discount_minor", o.DiscountMinor)
+		checkAmount(verr, "$.data.tax_minor", o.TaxMinor)
+		checkAmount(verr, "$.data.shipping_minor", o.ShippingMinor)
+		optEnum(verr, "$.data.payment_method", o.PaymentMethod, PaymentMethods)
+		optID(verr, "$.data.card_fingerprint", o.CardFingerprint)
+		if o.BillingCountry != "" {
+			checkCountry(verr, "$.data.billing_country", o.BillingCountry)
+		}
+		if o.ShippingCountry != "" {
+			checkCountry(verr, "$.data.shipping_country", o.ShippingCountry)
+		}
+		checkIP(verr, "$.data.ip", o.IP)
+		optEnum(verr, "$.data.device", o.Device, Devices)
+		optID(verr, "$.data.device_id", o.DeviceID)
 	}
 	switch {
 	case len(o.Lines) == 0:
 		verr.add("$.data.lines", "an order needs at least one line")
 	case len(o.Lines) > MaxOrderLines:
 		verr.add("$.data.lines", "%d lines, more than the limit of %d", len(o.Lines), MaxOrderLines)
-	}
-	var sum int64
-	overflow := false
-	for i, l := range o.Lines {
-		p := fmt.Sprintf("$.data.lines[%d]", i)
-		checkID(verr, p+".product_id", l.ProductID)
-		if len(l.Category) > MaxIDLength || hasControl(l.Category) {
-			verr.add(p+".category", "want at most %d bytes without control characters", MaxIDLength)
-		}
-		if l.Quantity < 1 || l.Quantity > MaxLineQuantity {
-			verr.add(p+".quantity", "want 1 to %d, got %d", MaxLineQuantity, l.Quantity)
-			overflow = true
-		}
-		if l.UnitPriceMinor < 0 || l.UnitPriceMinor > MaxAmountMinor {
-			verr.add(p+".unit_price_minor", "want 0 to %d minor units, got %d", MaxAmountMinor, l.UnitPriceMinor)
-			overflow = true
-		}
-		if !overflow {
-			sum += l.Quantity * l.UnitPriceMinor
-			if sum > MaxAmountMinor {
-				overflow = true
-			}
-		}
-	}
-	switch {
-	case overflow && len(verr.Fields) == 0:
-		verr.add("$.data.lines", "the lines add up to more than %d minor units", MaxAmountMinor)
-	case !overflow && len(o.Lines) > 0 && o.TotalMinor != sum:
-		verr.add("$.data.total_minor", "want the sum of the lines, %d, got %d", sum, o.TotalMinor)
-	}
-	if len(verr.Fields) > 0 {
 		return verr
 	}
-	return nil
+	sum, ok := validateLines(verr, o.Lines)
+	switch {
+	case !ok && len(verr.Fields) == 0:
+		verr.add("$.data.lines", "the lines add up to more than %d minor units", MaxAmountMinor)
+	case ok && len(o.Lines) > 0 && len(verr.Fields) == 0:
+		// All terms are within 0..MaxAmountMinor: no overflow.
+		want := sum - o.DiscountMinor + o.TaxMinor + o.ShippingMinor
+		switch {
+		case o.DiscountMinor > sum:
+			verr.add("$.data.discount_minor", "a discount of %d is more than the lines' sum, %d", o.DiscountMinor, sum)
+		case o.TotalMinor != want && o.SchemaVersion == 1:
+			verr.add("$.data.total_minor", "want the sum of the lines, %d, got %d", sum, o.TotalMinor)
+		case o.TotalMinor != want:
+			verr.add("$.data.total_minor", "want lines %d - discount %d + tax %d + shipping %d = %d, got %d",
+				sum, o.DiscountMinor, o.TaxMinor, o.ShippingMinor, want, o.TotalMinor)
+		}
+	}
+	return verr.err()
+}
+
+// rejectV2Fields names each field set on a version 1 order that version 1
+// does not have: such an event would not survive its own schema.
+func (o OrderPlaced) rejectV2Fields(verr *ValidationError) {
+	for _, f := range []struct {
+		name string
+		set  bool
+	}{
+		{"discount_minor", o.DiscountMinor != 0}, {"tax_minor", o.TaxMinor != 0}, {"shipping_minor", o.ShippingMinor != 0},
+		{"payment_method", o.PaymentMethod != ""}, {"card_fingerprint", o.CardFingerprint != ""},
+		{"billing_country", o.BillingCountry != ""}, {"shipping_country", o.ShippingCountry != ""},
+		{"ip", o.IP != ""}, {"device", o.Device != ""}, {"device_id", o.DeviceID != ""},
+	} {
+		if f.set {
+			verr.add("$.data."+f.name, "not in schema version 1: use version 2")
+		}
+	}
 }
 
 // Encode returns the wire form of the order.
 func (o OrderPlaced) Encode() ([]byte, error) { return Encode(o) }
-
-// Head returns the envelope fields.
-func (o OrderPlaced) Head() Header { return o.Header }
 
 // Topic is the orders topic.
 func (o OrderPlaced) Topic() string { return TopicOrders }
@@ -237,4 +260,14 @@ func jsonErrorReason(err error) string {
 	default:
 		return "malformed JSON: " + err.Error()
 	}
+}
+
+// LinesMinor is the sum of quantity * unit price over the lines, before
+// discount, tax and shipping.
+func (o OrderPlaced) LinesMinor() int64 {
+	var sum int64
+	for _, l := range o.Lines {
+		sum += l.Quantity * l.UnitPriceMinor
+	}
+	return sum
 }

@@ -1,7 +1,8 @@
 // Package ingest owns the sources of ShopPulse events and the way they reach
-// Kafka: a deterministic shop simulator, a replay of the real UCI "Online
-// Retail" transactions, the Kafka producer, and a rate-limited runner that
-// drives a source into a producer.
+// Kafka: a deterministic shop simulator, replays of real data (the UCI
+// "Online Retail" transactions, the REES46 clickstream), the Kafka producer,
+// and a runner that drives a source into a producer, rate-limited or paced by
+// the events' own times.
 //
 // It must not consume from Kafka, touch PostgreSQL or Temporal, read the
 // environment or config files, or hold global state other than constant
@@ -40,8 +41,19 @@
 //   - A row that cannot be parsed (wrong field count, bad number or date,
 //     empty invoice or stock code) is skipped as [SkipMalformed]. A header
 //     that is not the expected one, or broken CSV quoting, is an error.
-//   - Invoices starting with C are cancellations (negative quantities): all
-//     their rows are skipped as [SkipCancellation]. Refunds are a later event.
+//   - Invoices starting with C are cancellations (negative quantities). The
+//     data set never says which invoice a C invoice cancels (most cancel
+//     invoices of earlier months), so it cannot be an order_cancelled of a
+//     known order: [ReadOnlineRetailEvents] makes each C invoice one
+//     events.Refund (reason "cancelled") of the sum of |Quantity| x
+//     UnitPrice of its kept rows, at its earliest row's time, with RefundID
+//     and OrderID both the credit note's number (C536379; no order_placed
+//     has that id). Its rows go through every rule below as a sale's would
+//     (a D discount in a C invoice is bookkeeping, a zero price is skipped),
+//     except that their quantity must be negative ([SkipQuantity]
+//     otherwise). Never a negative sale: revenue per day is the sales', and
+//     refunds travel on the payments topic. [ReadOnlineRetail], the
+//     orders-only reader, skips these rows as [SkipCancellation].
 //   - Other invoice numbers that are not all digits (A563185 "Adjust bad
 //     debt" in the full data set) are accounting entries: [SkipNotSale].
 //   - Stock codes: five digits and up to three letters (85123A, 15056BL) are
@@ -90,16 +102,71 @@
 // that still fails has all its rows skipped as [SkipInvalidOrder]. Orders
 // come out sorted by event time, ties in file order.
 //
+// # REES46 clickstream replay
+//
+// [ReadRees46] turns the REES46 "eCommerce behavior data from multi category
+// store" CSV (event_time, event_type, product_id, category_id,
+// category_code, brand, price, user_id, user_session) into catalogue events.
+// Every data row is either part of exactly one event or one [Skipped]. The
+// decisions, in the order they are applied to each row:
+//
+//   - A row with the wrong field count, an event_time not of the form
+//     "2019-10-01 00:00:00 UTC", an empty product_id, a user_id that is not
+//     all digits or a price that is not a decimal is [SkipMalformed]. A header
+//     that is not the expected one, or broken CSV quoting, is an error.
+//   - event_type view becomes product_view, cart add_to_cart,
+//     remove_from_cart remove_from_cart (each of quantity 1: the data has no
+//     quantities, one row is one unit), purchase a line of an order_placed.
+//     Any other type is [SkipUnknownEventType].
+//   - price is a decimal of US dollars (the data set's currency, USD),
+//     converted to integer cents without floats. A negative price is
+//     [SkipNegativePrice], a fraction of a cent [SkipSubPenny], and a zero
+//     price (the data set has some: glitches, not free products)
+//     [SkipZeroPrice], whatever the event type.
+//   - category_code (electronics.smartphone) becomes the category; an empty
+//     one leaves the category empty (category_id, a bare number, is not a
+//     category name and is dropped). brand has no field in the catalogue and
+//     is dropped.
+//   - An empty user_session (the data has a few) becomes
+//     "u<user_id>-<YYYYMMDD>": that user's session of that UTC day, counted
+//     as the correction [CorrectSessionFromUserDay].
+//   - user_id is the customer id of every event.
+//   - Purchases: the data has no order id. The purchase rows of one session
+//     with the same event_time (to the second) form one order; a session's
+//     purchases at different seconds are different orders (a customer who
+//     buys, then buys again). Rows of one order with the same product and
+//     price are merged into one line with their count as quantity
+//     ([CorrectMergedPurchase] counts the merged rows). The order id is
+//     "<session>-<unix seconds>", country "ZZ" (ISO 3166 user-assigned, "not
+//     known": the data set has no country), channel "web", currency USD,
+//     total = the sum of its lines. An order of more lines than
+//     events.MaxOrderLines is split into "<id>-1", "<id>-2", ...
+//   - Each event is validated with its own time as the clock; one that still
+//     fails has its rows skipped as [SkipInvalidEvent].
+//
+// Event ids are name-based UUIDs of the row's line and content (of the order
+// id for an order), so replaying the same file gives the same ids. Events
+// come out sorted by event time, ties in file order. The whole file is held
+// in memory, so split a large month file by day before replaying it.
+//
+// Both replays also return a [Report]: rows read, events by type, rows
+// skipped by reason and rows corrected (customer ids written as floats,
+// guests, invoice times, split invoices, sessions made from the user's day,
+// merged purchase rows).
+//
 // # Producer and runner
 //
-// [Producer] writes JSON-encoded orders to one topic with kafka-go, acks from
-// all in-sync replicas, key = customer id and the Java-compatible murmur2
-// partitioner, so one customer's orders stay in order on one partition and
-// any Kafka client agrees on where a key lives. The message timestamp is the
+// [Producer.Publish] writes events of any type, encoded with events.Encode,
+// each to its own catalogue topic (ev.Topic(), renamed by
+// ProducerConfig.TopicMap or overridden by ProducerConfig.Topic) keyed by
+// ev.Key(), with kafka-go, acks from all in-sync replicas and the
+// Java-compatible murmur2 partitioner, so one entity's events stay in order
+// on one partition and any Kafka client agrees on where a key lives. The message timestamp is the
 // produce time, not the event time: a replay of 2010 orders stamped with 2010
 // would be deleted by time-based retention at once.
 //
-// [Run] takes events from a [Source] at a steady rate (golang.org/x/time/rate)
-// and hands them to a [Publisher] in batches. Cancelling its context stops
+// [Run] takes events from a [Source] at a steady rate (golang.org/x/time/rate),
+// or paced by their own event times compressed by RunConfig.Speed, and hands
+// them to a [Publisher] in batches. Cancelling its context stops
 // taking new events; the events already taken are still produced.
 package ingest

@@ -145,18 +145,48 @@ var onlineRetailCodes = map[string]string{
 
 // The replay's fixed order fields; see the package doc.
 const (
-	onlineRetailChannel  = "web"
-	onlineRetailCurrency = "GBP"
+	onlineRetailChannel      = "web"
+	onlineRetailCurrency     = "GBP"
+	onlineRetailRefundReason = "cancelled"
 )
 
 // invoice collects the kept rows of one invoice.
 type invoice struct {
 	no       string
+	cancel   bool // a C invoice: becomes one refund
 	customer string
 	country  string
 	time     time.Time
-	lines    []events.OrderLine
-	rows     []Skipped // the kept rows, to skip them if the order is invalid
+	lines    []events.OrderLine // quantities positive, also for a cancellation
+	rows     []Skipped          // the kept rows, to skip them if the event is invalid
+	times    []time.Time        // each kept row's own time
+}
+
+// Corrections the Online Retail importer makes to rows it keeps, for the
+// replay report (a row may count under more than one).
+const (
+	CorrectCustomerFloat = "customer_id_float"     // 17850.0 read as 17850
+	CorrectGuest         = "guest_customer"        // empty CustomerID: guest-<invoice>
+	CorrectEarliestTime  = "invoice_earliest_time" // row time later than its invoice's
+	CorrectSplitInvoice  = "invoice_split"         // row of an invoice split into parts
+)
+
+// OnlineRetailResult is what ReadOnlineRetailEvents makes of one file.
+type OnlineRetailResult struct {
+	// Events are the orders (events.OrderPlaced) and refunds (events.Refund),
+	// sorted by event time, ties in file order.
+	Events []events.Event
+	// Skipped are the rows that became no event, in file order.
+	Skipped []Skipped
+	Report  Report
+}
+
+// ReadOnlineRetailEvents reads the UCI Online Retail CSV like
+// ReadOnlineRetail, but turns cancellation invoices into refunds instead of
+// skipping them (see the package doc). Every data row is either part of one
+// returned event or one Skipped.
+func ReadOnlineRetailEvents(r io.Reader, loc *time.Location) (OnlineRetailResult, error) {
+	return readOnlineRetail(r, loc, true)
 }
 
 // ReadOnlineRetail reads the UCI Online Retail CSV from r and groups its rows
@@ -165,9 +195,27 @@ type invoice struct {
 // this retailer). Every data row is either a line of one returned order or
 // one Skipped, in file order. The error is for input that is not this format
 // at all: a wrong header or broken CSV quoting; it reports the line.
+//
+// Cancellation rows are skipped as SkipCancellation here; use
+// ReadOnlineRetailEvents to get them as refunds.
 func ReadOnlineRetail(r io.Reader, loc *time.Location) (orders []events.OrderPlaced, skipped []Skipped, err error) {
+	res, err := readOnlineRetail(r, loc, false)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, ev := range res.Events {
+		orders = append(orders, ev.(events.OrderPlaced))
+	}
+	return orders, res.Skipped, nil
+}
+
+// readOnlineRetail reads the file; refunds says whether cancellations become
+// refunds or are skipped.
+func readOnlineRetail(r io.Reader, loc *time.Location, refunds bool) (res OnlineRetailResult, err error) {
+	res.Report = newReport()
+	var skipped []Skipped
 	if loc == nil {
-		return nil, nil, errors.New("read online retail: nil location; the data has no zone (use Europe/London)")
+		return res, errors.New("read online retail: nil location; the data has no zone (use Europe/London)")
 	}
 	cr := csv.NewReader(r)
 	cr.FieldsPerRecord = -1 // a short row is skipped, not fatal
@@ -175,13 +223,13 @@ func ReadOnlineRetail(r io.Reader, loc *time.Location) (orders []events.OrderPla
 
 	header, err := cr.Read()
 	if err != nil {
-		return nil, nil, fmt.Errorf("read online retail: header: %w", err)
+		return res, fmt.Errorf("read online retail: header: %w", err)
 	}
 	if len(header) > 0 {
 		header[0] = strings.TrimPrefix(header[0], "\ufeff")
 	}
 	if !slices.Equal(header, onlineRetailHeader[:]) {
-		return nil, nil, fmt.Errorf("read online retail: header: want %s, got %s",
+		return res, fmt.Errorf("read online retail: header: want %s, got %s",
 			strings.Join(onlineRetailHeader[:], ","), strings.Join(header, ","))
 	}
 
@@ -195,8 +243,9 @@ func ReadOnlineRetail(r io.Reader, loc *time.Location) (orders []events.OrderPla
 			break
 		}
 		if err != nil {
-			return nil, nil, fmt.Errorf("read online retail: %w", err)
+			return res, fmt.Errorf("read online retail: %w", err)
 		}
+		res.Report.Rows++
 		line, _ := cr.FieldPos(0)
 		skip := func(reason SkipReason, format string, args ...any) {
 			s := Skipped{Line: line, Reason: reason, Detail: fmt.Sprintf(format, args...)}
@@ -205,14 +254,14 @@ func ReadOnlineRetail(r io.Reader, loc *time.Location) (orders []events.OrderPla
 			}
 			skipped = append(skipped, s)
 		}
-		row, reason, detail := parseOnlineRetailRow(rec, loc)
+		row, reason, detail := parseOnlineRetailRow(rec, loc, refunds)
 		if reason != "" {
 			skip(reason, "%s", detail)
 			continue
 		}
 		inv := byNo[row.invoice]
 		if inv == nil {
-			inv = &invoice{no: row.invoice, customer: row.customer, country: row.country, time: row.time}
+			inv = &invoice{no: row.invoice, cancel: row.cancel, customer: row.customer, country: row.country, time: row.time}
 			byNo[row.invoice] = inv
 			order = append(order, inv)
 		}
@@ -229,10 +278,46 @@ func ReadOnlineRetail(r io.Reader, loc *time.Location) (orders []events.OrderPla
 		}
 		inv.lines = append(inv.lines, row.line)
 		inv.rows = append(inv.rows, Skipped{Line: line, Invoice: row.invoice, StockCode: rec[colStockCode]})
+		inv.times = append(inv.times, row.time)
+		if row.customerFloat {
+			res.Report.Corrected[CorrectCustomerFloat]++
+		}
+		if row.guest {
+			res.Report.Corrected[CorrectGuest]++
+		}
 	}
 
+	type timed struct {
+		ev events.Event
+		at time.Time
+	}
+	var out []timed
+	// invalid skips the rows of an event that failed validation.
+	invalid := func(rows []Skipped, err error) {
+		for _, sk := range rows {
+			sk.Reason, sk.Detail = SkipInvalidOrder, err.Error()
+			skipped = append(skipped, sk)
+		}
+	}
 	for _, inv := range order {
+		for _, t := range inv.times {
+			if t.After(inv.time) {
+				res.Report.Corrected[CorrectEarliestTime]++
+			}
+		}
+		if inv.cancel {
+			rf := inv.refund()
+			if err := rf.Validate(rf.EventTime); err != nil {
+				invalid(inv.rows, err)
+				continue
+			}
+			out = append(out, timed{rf, rf.EventTime})
+			continue
+		}
 		parts := (len(inv.lines) + events.MaxOrderLines - 1) / events.MaxOrderLines
+		if parts > 1 {
+			res.Report.Corrected[CorrectSplitInvoice] += len(inv.lines)
+		}
 		for part := range parts {
 			lo := part * events.MaxOrderLines
 			hi := min(lo+events.MaxOrderLines, len(inv.lines))
@@ -240,18 +325,43 @@ func ReadOnlineRetail(r io.Reader, loc *time.Location) (orders []events.OrderPla
 			// The event's own time is the clock: a historical event is
 			// never too far in the future.
 			if err := o.Validate(o.EventTime); err != nil {
-				for _, s := range inv.rows[lo:hi] {
-					s.Reason, s.Detail = SkipInvalidOrder, err.Error()
-					skipped = append(skipped, s)
-				}
+				invalid(inv.rows[lo:hi], err)
 				continue
 			}
-			orders = append(orders, o)
+			out = append(out, timed{o, o.EventTime})
 		}
 	}
-	slices.SortStableFunc(orders, func(a, b events.OrderPlaced) int { return a.EventTime.Compare(b.EventTime) })
+	slices.SortStableFunc(out, func(a, b timed) int { return a.at.Compare(b.at) })
 	slices.SortStableFunc(skipped, func(a, b Skipped) int { return a.Line - b.Line })
-	return orders, skipped, nil
+	res.Events = make([]events.Event, len(out))
+	for i, t := range out {
+		res.Events[i] = t.ev
+		res.Report.Events[t.ev.Head().Type]++
+	}
+	for _, sk := range skipped {
+		res.Report.Skipped[sk.Reason]++
+	}
+	res.Skipped = skipped
+	return res, nil
+}
+
+// refund builds the refund of a cancellation invoice. The data set does not
+// say which invoice a C invoice cancels, so OrderID and RefundID are both
+// the credit note's own number (C536379): no order_placed has that id.
+func (inv *invoice) refund() events.Refund {
+	var total int64
+	for _, l := range inv.lines {
+		total += l.Quantity * l.UnitPriceMinor
+	}
+	return events.Refund{
+		Header:      events.Header{EventID: nameUUID(onlineRetailNamespace, "credit-note/"+inv.no), Type: events.TypeRefund, SchemaVersion: 1, EventTime: inv.time},
+		RefundID:    inv.no,
+		OrderID:     inv.no,
+		CustomerID:  inv.customer,
+		AmountMinor: total,
+		Currency:    onlineRetailCurrency,
+		Reason:      onlineRetailRefundReason,
+	}
 }
 
 // order builds part (of parts) of the invoice's order.
@@ -280,15 +390,20 @@ func (inv *invoice) order(part, parts int, lines []events.OrderLine) events.Orde
 // onlineRetailRow is one parsed, kept row.
 type onlineRetailRow struct {
 	invoice  string
+	cancel   bool // a C invoice; line.Quantity is then the quantity returned
 	customer string
-	country  string
-	time     time.Time
-	line     events.OrderLine
+	// customerFloat and guest record corrections, for the report.
+	customerFloat, guest bool
+	country              string
+	time                 time.Time
+	line                 events.OrderLine
 }
 
 // parseOnlineRetailRow applies the package doc's rules to one record in their
 // order; a non-empty reason means the row is skipped.
-func parseOnlineRetailRow(rec []string, loc *time.Location) (row onlineRetailRow, reason SkipReason, detail string) {
+// With refunds, a cancellation row is kept (with its quantity negated) under
+// the same rules as a sale; without, it is skipped as SkipCancellation.
+func parseOnlineRetailRow(rec []string, loc *time.Location, refunds bool) (row onlineRetailRow, reason SkipReason, detail string) {
 	if len(rec) != numCols {
 		return row, SkipMalformed, fmt.Sprintf("%d fields, want %d", len(rec), numCols)
 	}
@@ -315,10 +430,11 @@ func parseOnlineRetailRow(rec []string, loc *time.Location) (row onlineRetailRow
 	if err != nil {
 		return row, SkipMalformed, err.Error()
 	}
-	if len(no) > 0 && no[0] == 'C' && isDigits(no[1:]) {
+	cancel := len(no) > 0 && no[0] == 'C' && isDigits(no[1:])
+	if cancel && !refunds {
 		return row, SkipCancellation, "cancellation invoice (a refund, not an order)"
 	}
-	if !isDigits(no) {
+	if !cancel && !isDigits(no) {
 		return row, SkipNotSale, fmt.Sprintf("invoice number %q is not a sales invoice", no)
 	}
 	category := ""
@@ -339,7 +455,9 @@ func parseOnlineRetailRow(rec []string, loc *time.Location) (row onlineRetailRow
 		return row, SkipUnknownCountry, fmt.Sprintf("country %q has no ISO 3166-1 alpha-2 code in the importer's table", country)
 	}
 	switch {
-	case qty <= 0:
+	case cancel && qty >= 0:
+		return row, SkipQuantity, fmt.Sprintf("quantity %d in a cancellation, want a negative one", qty)
+	case !cancel && qty <= 0:
 		return row, SkipQuantity, fmt.Sprintf("quantity %d outside a cancellation (a stock adjustment)", qty)
 	case price < 0:
 		return row, SkipNegativePrice, fmt.Sprintf("unit price %s is negative", rec[colPrice])
@@ -348,12 +466,19 @@ func parseOnlineRetailRow(rec []string, loc *time.Location) (row onlineRetailRow
 	case price == 0:
 		return row, SkipZeroPrice, "unit price 0 (a free item or a stock adjustment)"
 	}
+	if cancel {
+		qty = -qty // the quantity returned
+	}
+	cust := strings.TrimSpace(rec[colCustomer])
 	return onlineRetailRow{
-		invoice:  no,
-		customer: customer,
-		country:  iso,
-		time:     t,
-		line:     events.OrderLine{ProductID: code, Category: category, Quantity: qty, UnitPriceMinor: price},
+		invoice:       no,
+		cancel:        cancel,
+		customerFloat: strings.Contains(cust, "."),
+		guest:         cust == "",
+		customer:      customer,
+		country:       iso,
+		time:          t,
+		line:          events.OrderLine{ProductID: code, Category: category, Quantity: qty, UnitPriceMinor: price},
 	}, "", ""
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -23,9 +24,14 @@ const (
 type ProducerConfig struct {
 	// Brokers are the bootstrap addresses, host:port.
 	Brokers []string
-	// Topic receives every message. It must exist: the producer does not
-	// create topics.
+	// Topic, when set, receives every message whatever its event's own
+	// topic (tests use it to send to a fresh topic). When empty, each event
+	// goes to TopicMap[ev.Topic()] or else ev.Topic(). Topics must exist:
+	// the producer does not create them.
 	Topic string
+	// TopicMap renames catalogue topics (events.TopicOrders -> "e2e.orders.x")
+	// for Publish; topics absent from it keep their name.
+	TopicMap map[string]string
 	// BatchSize is the most messages per partition in one produce request.
 	BatchSize int
 	// BatchTimeout is how long a partial batch waits for more messages. A
@@ -65,8 +71,10 @@ func (c ProducerConfig) Validate() error {
 			errs = append(errs, fmt.Errorf("producer config: brokers[%d]: empty", i))
 		}
 	}
-	if c.Topic == "" {
-		errs = append(errs, errors.New("producer config: topic: required"))
+	for from, to := range c.TopicMap {
+		if from == "" || to == "" {
+			errs = append(errs, fmt.Errorf("producer config: topic map: empty name in %q -> %q", from, to))
+		}
 	}
 	if c.BatchSize < 0 || c.BatchTimeout < 0 || c.WriteTimeout < 0 || c.MaxAttempts < 0 {
 		errs = append(errs, errors.New("producer config: batch size, timeouts and attempts must not be negative"))
@@ -74,13 +82,14 @@ func (c ProducerConfig) Validate() error {
 	return errors.Join(errs...)
 }
 
-// Producer writes events to one Kafka topic. It is safe for concurrent use;
-// concurrent Produce calls share batches, which is the cheapest way to go
+// Producer writes events to their Kafka topics. It is safe for concurrent
+// use; concurrent calls share batches, which is the cheapest way to go
 // faster.
 type Producer struct {
-	w     *kafka.Writer
-	topic string
-	err   error // from Validate: every call returns it
+	w        *kafka.Writer
+	topic    string            // override of every event's topic, or ""
+	topicMap map[string]string // renames of catalogue topics
+	err      error             // from Validate: every call returns it
 }
 
 // NewProducer returns a Producer for cfg. It does not connect: the first
@@ -92,10 +101,12 @@ func NewProducer(cfg ProducerConfig) *Producer {
 	}
 	cfg = cfg.withDefaults()
 	return &Producer{
-		topic: cfg.Topic,
+		topic:    cfg.Topic,
+		topicMap: maps.Clone(cfg.TopicMap),
 		w: &kafka.Writer{
-			Addr:         kafka.TCP(cfg.Brokers...),
-			Topic:        cfg.Topic,
+			Addr: kafka.TCP(cfg.Brokers...),
+			// No Topic on the writer: each message names its own, so one
+			// writer serves every topic of the catalogue.
 			Balancer:     kafka.Murmur2Balancer{},
 			RequiredAcks: kafka.RequireAll,
 			BatchSize:    cfg.BatchSize,
@@ -108,40 +119,99 @@ func NewProducer(cfg ProducerConfig) *Producer {
 	}
 }
 
-// Produce encodes orders as JSON and writes them keyed by customer id. It
-// blocks until every message is acknowledged by all in-sync replicas or the
-// writer gives up; the error then wraps kafka.WriteErrors (per message) or
-// the cause. Orders are not validated here: the consumer validates and
-// dead-letters, and tests rely on sending bad events.
-func (p *Producer) Produce(ctx context.Context, orders ...events.OrderPlaced) error {
-	if p.err != nil {
-		return fmt.Errorf("produce: %w", p.err)
+// TopicOf is the topic Publish sends ev to: the config's Topic, else the
+// TopicMap rename of ev.Topic(), else ev.Topic().
+func (p *Producer) TopicOf(ev events.Event) string {
+	if p.topic != "" {
+		return p.topic
 	}
-	if len(orders) == 0 {
+	if t, ok := p.topicMap[ev.Topic()]; ok {
+		return t
+	}
+	return ev.Topic()
+}
+
+// Publish encodes each event with events.Encode and writes it to its topic
+// (see TopicOf) keyed by ev.Key(). It blocks until every message is
+// acknowledged by all in-sync replicas or the writer gives up; the error then
+// wraps kafka.WriteErrors (per message) or the cause. Events are not
+// validated here: the consumer validates and dead-letters, and tests rely on
+// sending bad events.
+func (p *Producer) Publish(ctx context.Context, evs ...events.Event) error {
+	if p.err != nil {
+		return fmt.Errorf("publish: %w", p.err)
+	}
+	if len(evs) == 0 {
 		return nil
 	}
-	msgs := make([]kafka.Message, len(orders))
-	for i, o := range orders {
-		b, err := o.Encode()
+	msgs := make([]kafka.Message, len(evs))
+	for i, ev := range evs {
+		b, err := events.Encode(ev)
 		if err != nil {
-			return fmt.Errorf("produce: encode order %q: %w", o.OrderID, err)
+			return fmt.Errorf("publish: encode event %q: %w", ev.Head().EventID, err)
 		}
-		msgs[i] = kafka.Message{Key: o.Key(), Value: b}
+		msgs[i] = kafka.Message{Topic: p.TopicOf(ev), Key: ev.Key(), Value: b}
 	}
 	if err := p.w.WriteMessages(ctx, msgs...); err != nil {
-		return fmt.Errorf("produce %d orders to %s: %w", len(orders), p.topic, err)
+		return fmt.Errorf("publish %d events: %w", len(evs), err)
 	}
 	return nil
 }
 
-// ProduceRaw writes one message as given: any bytes, any key (nil spreads
-// keyless messages at random). Tests use it to inject poison messages.
+// Produce publishes orders; see Publish.
+func (p *Producer) Produce(ctx context.Context, orders ...events.OrderPlaced) error {
+	evs := make([]events.Event, len(orders))
+	for i, o := range orders {
+		evs[i] = o
+	}
+	if err := p.Publish(ctx, evs...); err != nil {
+		return fmt.Errorf("produce %d orders: %w", len(orders), err)
+	}
+	return nil
+}
+
+// RawMessage is one message written as given by PublishRaw.
+type RawMessage struct {
+	Topic string
+	Key   []byte // nil spreads keyless messages at random
+	Value []byte
+}
+
+// PublishRaw writes messages as given, to their own topics (ProducerConfig
+// Topic and TopicMap do not apply). dlq replay uses it to re-send dead
+// letters to the topic they came from.
+func (p *Producer) PublishRaw(ctx context.Context, msgs ...RawMessage) error {
+	if p.err != nil {
+		return fmt.Errorf("publish raw: %w", p.err)
+	}
+	if len(msgs) == 0 {
+		return nil
+	}
+	km := make([]kafka.Message, len(msgs))
+	for i, m := range msgs {
+		if m.Topic == "" {
+			return fmt.Errorf("publish raw: message %d: no topic", i)
+		}
+		km[i] = kafka.Message{Topic: m.Topic, Key: m.Key, Value: m.Value}
+	}
+	if err := p.w.WriteMessages(ctx, km...); err != nil {
+		return fmt.Errorf("publish raw %d messages: %w", len(msgs), err)
+	}
+	return nil
+}
+
+// ProduceRaw writes one message as given, any bytes, any key (nil spreads
+// keyless messages at random), to the config's Topic, which must be set.
+// Tests use it to inject poison messages.
 func (p *Producer) ProduceRaw(ctx context.Context, key, value []byte) error {
 	if p.err != nil {
 		return fmt.Errorf("produce raw: %w", p.err)
 	}
-	if err := p.w.WriteMessages(ctx, kafka.Message{Key: key, Value: value}); err != nil {
-		return fmt.Errorf("produce raw to %s: %w", p.topic, err)
+	if p.topic == "" {
+		return errors.New("produce raw: producer config has no Topic")
+	}
+	if err := p.PublishRaw(ctx, RawMessage{Topic: p.topic, Key: key, Value: value}); err != nil {
+		return fmt.Errorf("produce raw: %w", err)
 	}
 	return nil
 }

@@ -334,3 +334,66 @@ func TestProducer_InvalidConfig(t *testing.T) {
 		t.Error("an empty config should fail even for no orders")
 	}
 }
+
+func TestProducer_PublishRoutesEachTypeToItsTopicByItsKey(t *testing.T) {
+	brokers := testBrokers(t)
+	orders, clicks, payments := createTopic(t, brokers, 1), createTopic(t, brokers, 1), createTopic(t, brokers, 1)
+	p := NewProducer(ProducerConfig{Brokers: brokers, TopicMap: map[string]string{
+		events.TopicOrders: orders, events.TopicClickstream: clicks, events.TopicPayments: payments,
+	}})
+	defer p.Close()
+	at := time.Date(2019, 10, 1, 0, 0, 0, 0, time.UTC)
+	view := events.ProductView{
+		Header:      events.Header{EventID: "v1", Type: events.TypeProductView, SchemaVersion: 1, EventTime: at},
+		Clickstream: events.Clickstream{SessionID: "session-1", CustomerID: "c1"},
+		ProductID:   "p1", PriceMinor: 100, Currency: "USD",
+	}
+	refund := events.Refund{
+		Header:   events.Header{EventID: "r1", Type: events.TypeRefund, SchemaVersion: 1, EventTime: at},
+		RefundID: "C1", OrderID: "C1", CustomerID: "c9", AmountMinor: 5, Currency: "GBP",
+	}
+	order := simulate(SimConfig{Seed: 2}, 1)[0]
+	if err := p.Publish(t.Context(), view, refund, order); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name  string
+		topic string
+		ev    events.Event
+	}{
+		{"clickstream by session", clicks, view},
+		{"payments by customer", payments, refund},
+		{"orders by customer", orders, order},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			msgs := readAll(t, brokers, tt.topic, 0, 1)
+			want, err := events.Encode(tt.ev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(msgs[0].Key) != string(tt.ev.Key()) || string(msgs[0].Value) != string(want) {
+				t.Errorf("got key %q value %s; want key %q value %s", msgs[0].Key, msgs[0].Value, tt.ev.Key(), want)
+			}
+			if got := p.TopicOf(tt.ev); got != tt.topic {
+				t.Errorf("TopicOf = %s, want %s", got, tt.topic)
+			}
+		})
+	}
+	if got := NewProducer(ProducerConfig{Brokers: brokers, Topic: "override"}).TopicOf(view); got != "override" {
+		t.Errorf("Topic does not override: %s", got)
+	}
+	if got := NewProducer(ProducerConfig{Brokers: brokers}).TopicOf(refund); got != events.TopicPayments {
+		t.Errorf("without a map a refund goes to %s", got)
+	}
+}
+
+func TestProducer_PublishRawNeedsATopic(t *testing.T) {
+	p := NewProducer(ProducerConfig{Brokers: []string{"127.0.0.1:1"}})
+	if err := p.PublishRaw(t.Context(), RawMessage{Value: []byte("x")}); err == nil {
+		t.Error("PublishRaw without a topic: no error")
+	}
+	if err := p.ProduceRaw(t.Context(), nil, []byte("x")); err == nil {
+		t.Error("ProduceRaw without a config Topic: no error")
+	}
+}

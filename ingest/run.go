@@ -19,43 +19,62 @@ type Source interface {
 	// the source is exhausted. A source that generates events stamps them
 	// with now; a replay keeps each event's own historical time. Next must
 	// not block.
-	Next(now time.Time) (events.OrderPlaced, bool)
+	Next(now time.Time) (events.Event, bool)
 }
 
 // SourceFunc adapts a function to Source.
-type SourceFunc func(now time.Time) (events.OrderPlaced, bool)
+type SourceFunc func(now time.Time) (events.Event, bool)
 
 // Next calls f.
-func (f SourceFunc) Next(now time.Time) (events.OrderPlaced, bool) { return f(now) }
+func (f SourceFunc) Next(now time.Time) (events.Event, bool) { return f(now) }
 
 // Replay is a Source over a slice of events, in order, once. The events keep
 // their own event times.
 type Replay struct {
-	orders []events.OrderPlaced
-	i      int
+	evs []events.Event
+	i   int
 }
 
-// NewReplay returns a Replay of orders. It does not copy the slice.
-func NewReplay(orders []events.OrderPlaced) *Replay { return &Replay{orders: orders} }
+// NewReplay returns a Replay of orders. It copies the slice into events.
+func NewReplay(orders []events.OrderPlaced) *Replay {
+	evs := make([]events.Event, len(orders))
+	for i, o := range orders {
+		evs[i] = o
+	}
+	return &Replay{evs: evs}
+}
 
-// Next returns the next order, ignoring now.
-func (r *Replay) Next(time.Time) (events.OrderPlaced, bool) {
-	if r.i >= len(r.orders) {
-		return events.OrderPlaced{}, false
+// NewEventReplay returns a Replay of any events. It does not copy the slice.
+func NewEventReplay(evs []events.Event) *Replay { return &Replay{evs: evs} }
+
+// Next returns the next event, ignoring now.
+func (r *Replay) Next(time.Time) (events.Event, bool) {
+	if r.i >= len(r.evs) {
+		return nil, false
 	}
 	r.i++
-	return r.orders[r.i-1], true
+	return r.evs[r.i-1], true
 }
 
-// Remaining is the number of orders not yet returned.
-func (r *Replay) Remaining() int { return len(r.orders) - r.i }
+// Remaining is the number of events not yet returned.
+func (r *Replay) Remaining() int { return len(r.evs) - r.i }
 
-// Publisher takes batches of orders; *Producer is one. Produce blocks until
-// every order is acknowledged or the call fails; on failure the caller must
-// assume none of them was written (some may have been).
+// Len is the number of events in the replay.
+func (r *Replay) Len() int { return len(r.evs) }
+
+// Publisher takes batches of events of any type; *Producer is one. Publish
+// blocks until every event is acknowledged or the call fails; on failure the
+// caller must assume none of them was written (some may have been).
+// Publish must not keep evs after it returns.
 type Publisher interface {
-	Produce(ctx context.Context, orders ...events.OrderPlaced) error
+	Publish(ctx context.Context, evs ...events.Event) error
 }
+
+// PublisherFunc adapts a function to Publisher.
+type PublisherFunc func(ctx context.Context, evs ...events.Event) error
+
+// Publish calls f.
+func (f PublisherFunc) Publish(ctx context.Context, evs ...events.Event) error { return f(ctx, evs...) }
 
 // Defaults of a RunConfig.
 const (
@@ -70,17 +89,25 @@ const (
 type RunConfig struct {
 	// Name prefixes the progress lines ("generate", "replay").
 	Name string
-	// Rate is the target in events per second; 0 means unlimited.
+	// Rate is the target in events per second; 0 means unlimited. It caps
+	// the pace whatever Speed says.
 	Rate float64
+	// Speed paces events by their own event times: 0 ignores them (as fast
+	// as Rate allows), 1 is real time, 60 plays an hour of events in a
+	// minute. The first event taken is the origin: event i is handed on no
+	// earlier than (EventTime(i) - EventTime(first)) / Speed after it.
+	// Events whose time is before the latest one seen are not waited for
+	// (a source out of order plays its late events at once).
+	Speed float64
 	// Count stops the run after this many events; 0 means until the source
 	// is exhausted or ctx is done.
 	Count int
-	// BatchSize is the most events handed to one Produce call.
+	// BatchSize is the most events handed to one Publish call.
 	BatchSize int
 	// FlushInterval is the longest an event taken from the source waits
-	// before it is handed to Produce.
+	// before it is handed to Publish.
 	FlushInterval time.Duration
-	// FlushTimeout bounds each Produce call. Produce runs on a context that
+	// FlushTimeout bounds each Publish call. Publish runs on a context that
 	// is not cancelled with Run's, so the events already taken are delivered
 	// (or fail) after a cancellation.
 	FlushTimeout time.Duration
@@ -121,6 +148,9 @@ func (rc RunConfig) Validate() error {
 	if rc.Rate < 0 || math.IsNaN(rc.Rate) || math.IsInf(rc.Rate, 0) {
 		errs = append(errs, fmt.Errorf("run config: rate: want 0 (unlimited) or a positive events/s, got %v", rc.Rate))
 	}
+	if rc.Speed < 0 || math.IsNaN(rc.Speed) || math.IsInf(rc.Speed, 0) {
+		errs = append(errs, fmt.Errorf("run config: speed: want 0 (as fast as possible) or a positive factor of real time, got %v", rc.Speed))
+	}
 	if rc.Count < 0 {
 		errs = append(errs, fmt.Errorf("run config: count: want 0 (no limit) or more, got %d", rc.Count))
 	}
@@ -139,7 +169,7 @@ type Stats struct {
 	Taken int
 	// Produced is the number of events the publisher acknowledged.
 	Produced int
-	// Failed is the number of events in Produce calls that failed.
+	// Failed is the number of events in Publish calls that failed.
 	Failed  int
 	Batches int
 	Elapsed time.Duration
@@ -153,11 +183,11 @@ func (s Stats) Rate() float64 {
 	return float64(s.Produced) / s.Elapsed.Seconds()
 }
 
-// Run takes events from src at rc.Rate and produces them with p in batches
+// Run takes events from src at rc.Rate (and rc.Speed) and publishes them with p in batches
 // of up to rc.BatchSize, until rc.Count events were taken, src is exhausted
 // or ctx is done. Cancellation is the normal way to end an unbounded run: it
 // stops taking events, flushes those already taken and returns nil. Run
-// returns an error only for an invalid config or a failed Produce, which
+// returns an error only for an invalid config or a failed Publish, which
 // stops the run (the producer has already retried; carrying on would drop
 // events silently); the Stats returned with it are still accurate.
 func Run(ctx context.Context, src Source, p Publisher, rc RunConfig) (Stats, error) {
@@ -177,7 +207,9 @@ func Run(ctx context.Context, src Source, p Publisher, rc RunConfig) (Stats, err
 	var (
 		st        Stats
 		start     = time.Now()
-		pending   = make([]events.OrderPlaced, 0, rc.BatchSize)
+		pending   = make([]events.Event, 0, rc.BatchSize)
+		origin    time.Time // event time of the first event, for Speed
+		originAt  time.Time // when it was taken
 		firstAt   time.Time // when the oldest pending event was taken
 		lastLine  = start
 		lastCount int
@@ -187,7 +219,7 @@ func Run(ctx context.Context, src Source, p Publisher, rc RunConfig) (Stats, err
 			return nil
 		}
 		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rc.FlushTimeout)
-		err := p.Produce(pctx, pending...)
+		err := p.Publish(pctx, pending...)
 		cancel()
 		st.Batches++
 		if err != nil {
@@ -242,6 +274,29 @@ func Run(ctx context.Context, src Source, p Publisher, rc RunConfig) (Stats, err
 			break
 		}
 		st.Taken++
+		if rc.Speed > 0 {
+			et := ev.Head().EventTime
+			if originAt.IsZero() {
+				origin, originAt = et, time.Now()
+			}
+			due := originAt.Add(time.Duration(float64(et.Sub(origin)) / rc.Speed))
+			if delay := time.Until(due); delay > 0 {
+				if len(pending) > 0 && time.Since(firstAt)+delay >= rc.FlushInterval {
+					if err := flush(); err != nil {
+						st.Failed++ // ev is not published either
+						return finish(err)
+					}
+				}
+				if err := sleep(ctx, delay); err != nil {
+					// Taken: it is still delivered, like the rest.
+					if len(pending) == 0 {
+						firstAt = time.Now()
+					}
+					pending = append(pending, ev)
+					return finish(nil)
+				}
+			}
+		}
 		if len(pending) == 0 {
 			firstAt = time.Now()
 		}

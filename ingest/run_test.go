@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"regexp"
 	"strings"
 	"sync"
@@ -18,7 +19,8 @@ import (
 // producer_test.go.
 type recorder struct {
 	mu      sync.Mutex
-	got     []events.OrderPlaced
+	got     []events.OrderPlaced // the orders among all
+	all     []events.Event
 	batches []int
 	fail    error
 	// onProduce runs after each batch is recorded.
@@ -27,7 +29,7 @@ type recorder struct {
 	ctxErr error
 }
 
-func (r *recorder) Produce(ctx context.Context, orders ...events.OrderPlaced) error {
+func (r *recorder) Publish(ctx context.Context, evs ...events.Event) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if err := ctx.Err(); err != nil {
@@ -36,10 +38,15 @@ func (r *recorder) Produce(ctx context.Context, orders ...events.OrderPlaced) er
 	if r.fail != nil {
 		return r.fail
 	}
-	r.got = append(r.got, orders...)
-	r.batches = append(r.batches, len(orders))
+	for _, ev := range evs {
+		if o, ok := ev.(events.OrderPlaced); ok {
+			r.got = append(r.got, o)
+		}
+	}
+	r.all = append(r.all, evs...)
+	r.batches = append(r.batches, len(evs))
 	if r.onProduce != nil {
-		r.onProduce(len(r.got))
+		r.onProduce(len(r.all))
 	}
 	return nil
 }
@@ -181,10 +188,67 @@ func TestRun_ProgressLines(t *testing.T) {
 }
 
 func TestRunConfig_Validate(t *testing.T) {
-	bad := []RunConfig{{Rate: -1}, {Count: -1}, {BatchSize: -1}, {FlushInterval: -time.Second}}
+	bad := []RunConfig{{Rate: -1}, {Count: -1}, {BatchSize: -1}, {FlushInterval: -time.Second}, {Speed: -1}}
 	for _, rc := range bad {
 		if _, err := Run(t.Context(), NewReplay(nil), &recorder{}, rc); err == nil {
 			t.Errorf("Run accepted %+v", rc)
 		}
+	}
+}
+
+// timed is a Source of page views, one per offset from a base time.
+func timed(base time.Time, offsets ...time.Duration) Source {
+	i := 0
+	return SourceFunc(func(time.Time) (events.Event, bool) {
+		if i >= len(offsets) {
+			return nil, false
+		}
+		i++
+		return events.PageView{
+			Header:      events.Header{EventID: fmt.Sprintf("ev-%d", i), Type: events.TypePageView, SchemaVersion: 1, EventTime: base.Add(offsets[i-1])},
+			Clickstream: events.Clickstream{SessionID: "s1"},
+		}, true
+	})
+}
+
+func TestRun_SpeedPacesByEventTime(t *testing.T) {
+	base := time.Date(2019, 10, 1, 0, 0, 0, 0, time.UTC)
+	var at []time.Duration
+	start := time.Now()
+	rec := &recorder{onProduce: func(int) { at = append(at, time.Since(start)) }}
+	// 6 s of event time at 60x is 100 ms; BatchSize 1 timestamps each event.
+	st, err := Run(t.Context(), timed(base, 0, 3*time.Second, 6*time.Second), rec, RunConfig{Speed: 60, BatchSize: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Produced != 3 || len(rec.all) != 3 {
+		t.Fatalf("stats %+v", st)
+	}
+	if at[1] < 50*time.Millisecond || at[2] < 100*time.Millisecond {
+		t.Errorf("published at %v; want the 2nd after 50ms and the 3rd after 100ms", at)
+	}
+}
+
+func TestRun_SpeedZeroDoesNotWait(t *testing.T) {
+	base := time.Date(2019, 10, 1, 0, 0, 0, 0, time.UTC)
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	st, err := Run(ctx, timed(base, 0, time.Hour, 24*time.Hour), &recorder{}, RunConfig{})
+	if err != nil || st.Produced != 3 {
+		t.Fatalf("stats %+v, err %v", st, err)
+	}
+}
+
+func TestRun_SpeedCancelledWhileWaitingDeliversTaken(t *testing.T) {
+	base := time.Date(2019, 10, 1, 0, 0, 0, 0, time.UTC)
+	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+	defer cancel()
+	rec := &recorder{}
+	st, err := Run(ctx, timed(base, 0, time.Hour), rec, RunConfig{Speed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Taken != 2 || st.Produced != 2 || len(rec.all) != 2 {
+		t.Fatalf("stats %+v, recorded %d: taken events must still be published", st, len(rec.all))
 	}
 }

@@ -338,5 +338,5 @@ func (s *Simulator) Next(eventTime time.Time) events.OrderPlaced {
 // Source returns the simulator as an endless Source that stamps each order
 // with the runner's clock.
 func (s *Simulator) Source() Source {
-	return SourceFunc(func(now time.Time) (events.OrderPlaced, bool) { return s.Next(now), true })
+	return SourceFunc(func(now time.Time) (events.Event, bool) { return s.Next(now), true })
 }

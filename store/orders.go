@@ -23,6 +23,12 @@ type PositionedOrder struct {
 	Offset int64
 }
 
+// PositionedCancellation is a valid order cancellation with its place in the log.
+type PositionedCancellation struct {
+	Cancellation events.OrderCancelled
+	Offset       int64
+}
+
 // DeadLetter is an event that failed validation, with its place and reason.
 type DeadLetter struct {
 	Offset  int64
@@ -32,22 +38,24 @@ type DeadLetter struct {
 }
 
 // OrderBatch is one micro-batch of one partition: the messages at offsets
-// [Start, End), each either an order or a dead letter.
+// [Start, End), each an order, a cancellation or a dead letter.
 type OrderBatch struct {
-	Topic       string
-	Partition   int
-	Start, End  int64
-	Orders      []PositionedOrder
-	DeadLetters []DeadLetter
-	Owner       string
+	Topic         string
+	Partition     int
+	Start, End    int64
+	Orders        []PositionedOrder
+	Cancellations []PositionedCancellation
+	DeadLetters   []DeadLetter
+	Owner         string
 	// CaughtUp says the batch reached the partition's end offset.
 	CaughtUp bool
 }
 
 // BatchResult is what a committed batch changed.
 type BatchResult struct {
-	// Applied counts orders stored; Duplicates counts orders whose event id
-	// was already stored (a producer retry), which change no figure.
+	// Applied counts orders and cancellations stored; Duplicates counts
+	// events whose id was already stored (a producer retry), which change no
+	// figure.
 	Applied, Duplicates, DeadLetters int
 	// Late counts applied orders whose minute was already behind the
 	// partition's watermark when they arrived.
@@ -61,7 +69,18 @@ type minuteKey struct {
 }
 
 type minuteDelta struct {
-	orders, units, revenue, late int64
+	orders, units, revenue, late, cancellations, cancelled int64
+}
+
+// delta returns the delta of the minute of t in currency, creating it.
+func delta(deltas map[minuteKey]*minuteDelta, t time.Time, currency string) *minuteDelta {
+	k := minuteKey{t.UTC().Truncate(time.Minute), currency}
+	d := deltas[k]
+	if d == nil {
+		d = &minuteDelta{}
+		deltas[k] = d
+	}
+	return d
 }
 
 // InitOffsets makes sure the topic's partitions have a stored offset row,
@@ -162,6 +181,14 @@ func (db *DB) CommitOrderBatch(ctx context.Context, b OrderBatch) (BatchResult, 
 			return err
 		}
 		prevWatermark := res.Watermark
+		isLate := func(t time.Time) bool {
+			return !prevWatermark.IsZero() && !t.UTC().Truncate(time.Minute).Add(time.Minute).After(prevWatermark)
+		}
+		advance := func(t time.Time) {
+			if t.After(res.Watermark) {
+				res.Watermark = t.UTC()
+			}
+		}
 		deltas := map[minuteKey]*minuteDelta{}
 		for _, po := range b.Orders {
 			o := po.Order
@@ -171,23 +198,36 @@ func (db *DB) CommitOrderBatch(ctx context.Context, b OrderBatch) (BatchResult, 
 			}
 			delete(inserted, o.EventID) // a repeat inside the batch counts once
 			res.Applied++
-			minute := o.EventTime.UTC().Truncate(time.Minute)
-			k := minuteKey{minute, o.Currency}
-			d := deltas[k]
-			if d == nil {
-				d = &minuteDelta{}
-				deltas[k] = d
-			}
+			d := delta(deltas, o.EventTime, o.Currency)
 			d.orders++
 			d.units += o.Units()
 			d.revenue += o.TotalMinor
-			if !prevWatermark.IsZero() && !minute.Add(time.Minute).After(prevWatermark) {
+			if isLate(o.EventTime) {
 				d.late++
 				res.Late++
 			}
-			if o.EventTime.After(res.Watermark) {
-				res.Watermark = o.EventTime.UTC()
+			advance(o.EventTime)
+		}
+		cancelled, err := insertCancellations(ctx, tx, b)
+		if err != nil {
+			return err
+		}
+		for _, pc := range b.Cancellations {
+			c := pc.Cancellation
+			if !cancelled[c.EventID] {
+				res.Duplicates++
+				continue
 			}
+			delete(cancelled, c.EventID)
+			res.Applied++
+			d := delta(deltas, c.EventTime, c.Currency)
+			d.cancellations++
+			d.cancelled += c.AmountMinor
+			if isLate(c.EventTime) {
+				d.late++
+				res.Late++
+			}
+			advance(c.EventTime)
 		}
 		if err := upsertMinutes(ctx, tx, deltas); err != nil {
 			return err
@@ -337,27 +377,68 @@ func upsertMinutes(ctx context.Context, tx pgx.Tx, deltas map[minuteKey]*minuteD
 	var (
 		minutes                       = make([]time.Time, len(keys))
 		currencies                    = make([]string, len(keys))
-		orders, units, revenue, lates = make([]int64, len(keys)), make([]int64, len(keys)), make([]int64, len(keys)), make([]int64, len(keys))
+		n                             = len(keys)
+		orders, units, revenue, lates = make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
+		cancels, cancelled            = make([]int64, n), make([]int64, n)
 	)
 	for i, k := range keys {
 		d := deltas[k]
 		minutes[i], currencies[i] = k.minute, k.currency
 		orders[i], units[i], revenue[i], lates[i] = d.orders, d.units, d.revenue, d.late
+		cancels[i], cancelled[i] = d.cancellations, d.cancelled
 	}
 	_, err := tx.Exec(ctx, `
-		INSERT INTO revenue_minute AS t (minute, currency, orders, units, revenue_minor, late_events)
-		SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[])
+		INSERT INTO revenue_minute AS t (minute, currency, orders, units, revenue_minor, late_events, cancellations, cancelled_minor)
+		SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[])
 		ON CONFLICT (minute, currency) DO UPDATE SET
 			orders = t.orders + excluded.orders,
 			units = t.units + excluded.units,
 			revenue_minor = t.revenue_minor + excluded.revenue_minor,
 			late_events = t.late_events + excluded.late_events,
+			cancellations = t.cancellations + excluded.cancellations,
+			cancelled_minor = t.cancelled_minor + excluded.cancelled_minor,
 			updated_at = now()`,
-		minutes, currencies, orders, units, revenue, lates)
+		minutes, currencies, orders, units, revenue, lates, cancels, cancelled)
 	if err != nil {
 		return fmt.Errorf("upsert revenue per minute: %w", err)
 	}
 	return nil
+}
+
+// insertCancellations stores the batch's cancellations, skipping event ids
+// already stored, and returns the set of event ids it inserted.
+func insertCancellations(ctx context.Context, tx pgx.Tx, b OrderBatch) (map[string]bool, error) {
+	inserted := make(map[string]bool, len(b.Cancellations))
+	if len(b.Cancellations) == 0 {
+		return inserted, nil
+	}
+	n := len(b.Cancellations)
+	ids, orderIDs, customers, currencies, reasons := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	times := make([]time.Time, n)
+	amounts, offsets := make([]int64, n), make([]int64, n)
+	for i, pc := range b.Cancellations {
+		c := pc.Cancellation
+		ids[i], orderIDs[i], customers[i], currencies[i], reasons[i] = c.EventID, c.OrderID, c.CustomerID, c.Currency, c.Reason
+		times[i], amounts[i], offsets[i] = c.EventTime.UTC(), c.AmountMinor, pc.Offset
+	}
+	rows, err := tx.Query(ctx, `
+		INSERT INTO order_cancellations (event_id, event_time, order_id, customer_id, currency, reason, amount_minor, kafka_offset, topic, partition)
+		SELECT u.*, $9, $10
+		  FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::bigint[]) AS u
+		ON CONFLICT (event_id) DO NOTHING
+		RETURNING event_id`,
+		ids, times, orderIDs, customers, currencies, reasons, amounts, offsets, b.Topic, b.Partition)
+	if err != nil {
+		return nil, fmt.Errorf("insert cancellations: %w", err)
+	}
+	ids2, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("insert cancellations: %w", err)
+	}
+	for _, id := range ids2 {
+		inserted[id] = true
+	}
+	return inserted, nil
 }
 
 func insertDeadLetters(ctx context.Context, tx pgx.Tx, b OrderBatch) error {

@@ -190,3 +190,39 @@ func TestRollupRevenueHour_RunTwiceSameRows(t *testing.T) {
 		t.Fatalf("want one hourly row and one lineage row, got %d and %d", n, lineage)
 	}
 }
+
+func TestCommitOrderBatch_CancellationSubtractsInItsOwnMinuteOnce(t *testing.T) {
+	s := testenv.DB(t)
+	ctx := testenv.Context(t, time.Minute)
+	if err := s.DB.InitOffsets(ctx, "orders", 1); err != nil {
+		t.Fatal(err)
+	}
+	placed := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
+	cancelledAt := placed.Add(90 * time.Minute)
+	cancel := events.OrderCancelled{
+		Header:  events.Header{EventID: "cx-1", Type: events.TypeOrderCancelled, SchemaVersion: 1, EventTime: cancelledAt},
+		OrderID: "o-1", CustomerID: "c-1", AmountMinor: 700, Currency: "GBP", Reason: "customer_request",
+	}
+	res, err := s.DB.CommitOrderBatch(ctx, store.OrderBatch{Topic: "orders", Start: 0, End: 3,
+		Orders:        []store.PositionedOrder{{Order: order("1", placed, 1, 700), Offset: 0}},
+		Cancellations: []store.PositionedCancellation{{Cancellation: cancel, Offset: 1}, {Cancellation: cancel, Offset: 2}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Applied != 2 || res.Duplicates != 1 {
+		t.Fatalf("want the order and one cancellation applied, the repeat a duplicate: %+v", res)
+	}
+	var orders, revenue, cancels, cancelled int64
+	err = s.DB.Pool.QueryRow(ctx, `SELECT sum(orders), sum(revenue_minor), sum(cancellations), sum(cancelled_minor) FROM revenue_minute`).Scan(&orders, &revenue, &cancels, &cancelled)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if orders != 1 || revenue != 700 || cancels != 1 || cancelled != 700 {
+		t.Fatalf("got orders %d revenue %d cancellations %d cancelled %d", orders, revenue, cancels, cancelled)
+	}
+	var at time.Time
+	if err := s.DB.Pool.QueryRow(ctx, `SELECT minute FROM revenue_minute WHERE cancellations > 0`).Scan(&at); err != nil || !at.Equal(cancelledAt) {
+		t.Fatalf("cancellation counted in minute %s (%v), want %s", at, err, cancelledAt)
+	}
+}

@@ -63,8 +63,8 @@ func (db *DB) RollupRevenueHour(ctx context.Context, r RollupRequest) (RollupRes
 		}
 		err := tx.QueryRow(ctx, `
 			WITH ins AS (
-				INSERT INTO revenue_hourly (hour, currency, orders, units, revenue_minor, complete, run_id)
-				SELECT $1, currency, sum(orders), sum(units), sum(revenue_minor), $3, $4
+				INSERT INTO revenue_hourly (hour, currency, orders, units, revenue_minor, cancellations, cancelled_minor, complete, run_id)
+				SELECT $1, currency, sum(orders), sum(units), sum(revenue_minor), sum(cancellations), sum(cancelled_minor), $3, $4
 				  FROM revenue_minute
 				 WHERE minute >= $1 AND minute < $2
 				 GROUP BY currency

@@ -78,7 +78,7 @@ type Consumer struct {
 
 	mu       sync.Mutex
 	progress map[int]Progress
-	onCommit func(Progress)
+	onCommit func(Commit)
 }
 
 // NewConsumer returns a consumer; Run starts it. metrics may be nil.
@@ -109,9 +109,21 @@ func NewConsumer(cfg Config, db *store.DB, metrics *Metrics, log *slog.Logger) (
 	}, nil
 }
 
+// Commit describes one committed batch, for OnCommit.
+type Commit struct {
+	Progress Progress
+	// At is when the transaction committed.
+	At time.Time
+	// Batch is what was committed; the callee must not keep or change it.
+	Batch *store.OrderBatch
+	// Result is what the commit changed.
+	Result store.BatchResult
+}
+
 // OnCommit sets a function called after every committed batch, from the
-// partition's goroutine. It must not block. Set it before Run.
-func (c *Consumer) OnCommit(f func(Progress)) { c.onCommit = f }
+// partition's goroutine, so calls for different partitions may overlap. It
+// must not block. Set it before Run.
+func (c *Consumer) OnCommit(f func(Commit)) { c.onCommit = f }
 
 // Progress returns the latest progress of every partition, by partition.
 func (c *Consumer) Progress() []Progress {
@@ -229,7 +241,7 @@ func (c *Consumer) runPartition(ctx context.Context, partition int) error {
 		c.progress[partition] = pr
 		c.mu.Unlock()
 		if c.onCommit != nil {
-			c.onCommit(pr)
+			c.onCommit(Commit{Progress: pr, At: committed, Batch: &batch, Result: res})
 		}
 	}
 }
@@ -276,12 +288,20 @@ func (c *Consumer) buildBatch(partition int, start int64, msgs []kafka.Message) 
 	}
 	now := c.now()
 	for _, m := range msgs {
-		o, err := events.DecodeOrder(m.Value, now)
+		ev, err := events.Decode(m.Value, now)
 		if err != nil {
 			b.DeadLetters = append(b.DeadLetters, store.DeadLetter{Offset: m.Offset, Reason: err.Error(), Key: m.Key, Payload: m.Value})
 			continue
 		}
-		b.Orders = append(b.Orders, store.PositionedOrder{Order: o, Offset: m.Offset})
+		switch e := ev.(type) {
+		case *events.OrderPlaced:
+			b.Orders = append(b.Orders, store.PositionedOrder{Order: *e, Offset: m.Offset})
+		case *events.OrderCancelled:
+			b.Cancellations = append(b.Cancellations, store.PositionedCancellation{Cancellation: *e, Offset: m.Offset})
+		default:
+			reason := fmt.Sprintf("event type %q does not belong on topic %s (it goes to %s)", ev.Head().Type, c.cfg.Topic, ev.Topic())
+			b.DeadLetters = append(b.DeadLetters, store.DeadLetter{Offset: m.Offset, Reason: reason, Key: m.Key, Payload: m.Value})
+		}
 	}
 	return b
 }

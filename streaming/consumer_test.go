@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -87,6 +88,24 @@ func waitCaughtUp(t *testing.T, ctx context.Context, db *store.DB, brokers []str
 	}
 }
 
+// consumeAll runs a consumer until the stored offsets reach the topic's end
+// offsets, then stops it and requires a clean stop.
+func consumeAll(t *testing.T, ctx context.Context, db *store.DB, cfg streaming.Config) {
+	t.Helper()
+	c, err := streaming.NewConsumer(cfg, db, nil, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- c.Run(runCtx) }()
+	waitCaughtUp(t, ctx, db, cfg.Brokers, cfg.Topic, len(cfg.Partitions))
+	stop()
+	if err := <-done; err != nil {
+		t.Fatalf("consumer: %v", err)
+	}
+}
+
 func TestConsumer_ExactTotalsDuplicatesAndDeadLetters(t *testing.T) {
 	brokers := testenv.Brokers(t)
 	s := testenv.DB(t)
@@ -115,21 +134,10 @@ func TestConsumer_ExactTotalsDuplicatesAndDeadLetters(t *testing.T) {
 		}
 	}
 
-	c, err := streaming.NewConsumer(streaming.Config{
+	consumeAll(t, ctx, s.DB, streaming.Config{
 		Brokers: brokers, Topic: topic, DLQTopic: dlq, Partitions: []int{0, 1, 2},
 		BatchSize: 100, BatchWait: 50 * time.Millisecond, Owner: "test",
-	}, s.DB, nil, logger)
-	if err != nil {
-		t.Fatal(err)
-	}
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- c.Run(runCtx) }()
-	waitCaughtUp(t, ctx, s.DB, brokers, topic, partitions)
-	stop()
-	if err := <-done; err != nil {
-		t.Fatalf("consumer: %v", err)
-	}
+	})
 
 	want, got := expected(orders), stored(t, s.DB)
 	if len(want) != len(got) {
@@ -196,5 +204,57 @@ func TestConsumer_StopsWhenAnotherOwnerMovesItsPartition(t *testing.T) {
 	var n int
 	if err := s.DB.Pool.QueryRow(ctx, `SELECT count(*) FROM orders`).Scan(&n); err != nil || n != 0 {
 		t.Fatalf("the stale owner stored %d orders (%v)", n, err)
+	}
+}
+
+func TestConsumer_CancellationsAppliedOtherTypesDeadLettered(t *testing.T) {
+	brokers := testenv.Brokers(t)
+	s := testenv.DB(t)
+	ctx := testenv.Context(t, time.Minute)
+	topic := testenv.Topic(t, brokers, 1)
+	dlq := testenv.Topic(t, brokers, 1)
+	at := time.Now().UTC().Add(-time.Hour).Truncate(time.Minute)
+
+	sim := ingest.NewSimulator(ingest.SimConfig{Seed: 3, Customers: 5, Products: 5})
+	o := sim.Next(at)
+	cancel := &events.OrderCancelled{
+		Header:  events.Header{EventID: "cancel-1", Type: events.TypeOrderCancelled, SchemaVersion: 1, EventTime: at.Add(2 * time.Minute)},
+		OrderID: o.OrderID, CustomerID: o.CustomerID, AmountMinor: o.TotalMinor, Currency: o.Currency, Reason: "customer_request",
+	}
+	view := &events.PageView{
+		Header:      events.Header{EventID: "view-1", Type: events.TypePageView, SchemaVersion: 1, EventTime: at},
+		Clickstream: events.Clickstream{SessionID: "s-1", Page: "/"},
+	}
+	p := ingest.NewProducer(ingest.ProducerConfig{Brokers: brokers, Topic: topic})
+	defer p.Close()
+	if err := p.Produce(ctx, o); err != nil {
+		t.Fatal(err)
+	}
+	for _, ev := range []events.Event{cancel, view} {
+		b, err := events.Encode(ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := p.ProduceRaw(ctx, ev.Key(), b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	consumeAll(t, ctx, s.DB, streaming.Config{
+		Brokers: brokers, Topic: topic, DLQTopic: dlq, Partitions: []int{0},
+		BatchSize: 10, BatchWait: 20 * time.Millisecond, Owner: "test",
+	})
+	var revenue, cancelled int64
+	if err := s.DB.Pool.QueryRow(ctx, `SELECT sum(revenue_minor), sum(cancelled_minor) FROM revenue_minute`).Scan(&revenue, &cancelled); err != nil {
+		t.Fatal(err)
+	}
+	if revenue != o.TotalMinor || cancelled != o.TotalMinor {
+		t.Fatalf("revenue %d cancelled %d, want both %d", revenue, cancelled, o.TotalMinor)
+	}
+	var reason string
+	if err := s.DB.Pool.QueryRow(ctx, `SELECT reason FROM dead_letters`).Scan(&reason); err != nil {
+		t.Fatal(err)
+	}
+	if want := `event type "page_view" does not belong on topic`; !strings.Contains(reason, want) {
+		t.Fatalf("dead letter reason %q, want it to say %q", reason, want)
 	}
 }

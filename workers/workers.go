@@ -20,19 +20,22 @@ import (
 
 // Deps are the activities' dependencies.
 type Deps struct {
-	Stream *activities.Stream
-	Rollup *activities.Rollup
+	Stream     *activities.Stream
+	Rollup     *activities.Rollup
+	Partitions *activities.Partitions
 }
 
 // Register registers every workflow and activity under its stable name.
 func Register(r worker.Registry, d Deps) {
 	r.RegisterWorkflowWithOptions(workflows.StreamSupervisor, workflow.RegisterOptions{Name: workflows.NameStreamSupervisor})
 	r.RegisterWorkflowWithOptions(workflows.RevenueRollupHourly, workflow.RegisterOptions{Name: workflows.NameRevenueRollupHourly})
+	r.RegisterWorkflowWithOptions(workflows.PartitionMaintenance, workflow.RegisterOptions{Name: workflows.NamePartitionMaintenance})
 
 	r.RegisterActivityWithOptions(d.Stream.EnsureStream, activity.RegisterOptions{Name: activities.NameEnsureStream})
 	r.RegisterActivityWithOptions(d.Stream.ConsumePartitions, activity.RegisterOptions{Name: activities.NameConsumePartitions})
 	r.RegisterActivityWithOptions(d.Rollup.CheckWatermark, activity.RegisterOptions{Name: activities.NameCheckWatermark})
 	r.RegisterActivityWithOptions(d.Rollup.RollupRevenueHour, activity.RegisterOptions{Name: activities.NameRollupRevenueHour})
+	r.RegisterActivityWithOptions(d.Partitions.EnsurePartitions, activity.RegisterOptions{Name: activities.NameEnsurePartitions})
 }
 
 // Run runs a worker on the task queue until ctx is cancelled, then stops it,

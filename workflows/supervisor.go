@@ -17,8 +17,9 @@ import (
 
 // Registered workflow names. Schedules and the CLI start workflows by these.
 const (
-	NameStreamSupervisor    = "StreamSupervisor"
-	NameRevenueRollupHourly = "RevenueRollupHourly"
+	NameStreamSupervisor     = "StreamSupervisor"
+	NameRevenueRollupHourly  = "RevenueRollupHourly"
+	NamePartitionMaintenance = "PartitionMaintenance"
 )
 
 // SupervisorWorkflowID is the id of a topic's supervisor: one per topic and

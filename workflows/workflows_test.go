@@ -48,6 +48,9 @@ func newEnv(t *testing.T) *testsuite.TestWorkflowEnvironment {
 	env.RegisterActivityWithOptions(stream.ConsumePartitions, activity.RegisterOptions{Name: activities.NameConsumePartitions})
 	env.RegisterActivityWithOptions(roll.CheckWatermark, activity.RegisterOptions{Name: activities.NameCheckWatermark})
 	env.RegisterActivityWithOptions(roll.RollupRevenueHour, activity.RegisterOptions{Name: activities.NameRollupRevenueHour})
+	env.RegisterWorkflowWithOptions(PartitionMaintenance, workflow.RegisterOptions{Name: NamePartitionMaintenance})
+	parts := &activities.Partitions{}
+	env.RegisterActivityWithOptions(parts.EnsurePartitions, activity.RegisterOptions{Name: activities.NameEnsurePartitions})
 	return env
 }
 
@@ -173,4 +176,18 @@ func TestDuration_JSON(t *testing.T) {
 	if string(b) != `"1m30s"` {
 		t.Errorf("marshal: %s", b)
 	}
+}
+
+func TestPartitionMaintenance_CreatesTodayAndAWeekAhead(t *testing.T) {
+	env := newEnv(t)
+	start := time.Date(2026, 11, 26, 0, 15, 0, 0, time.UTC)
+	env.SetStartTime(start)
+	today := time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
+	env.OnActivity(activities.NameEnsurePartitions, mock.Anything, activities.PartitionsInput{From: today, Days: DefaultPartitionDaysAhead + 1}).
+		Return(activities.PartitionsResult{From: today, To: today.AddDate(0, 0, 8)}, nil).Once()
+	env.ExecuteWorkflow(NamePartitionMaintenance, PartitionsInput{})
+	if err := env.GetWorkflowError(); err != nil {
+		t.Fatal(err)
+	}
+	env.AssertExpectations(t)
 }

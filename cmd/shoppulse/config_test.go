@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -116,7 +117,7 @@ func TestConfig_ExampleFileLoadsAndEqualsDefaults(t *testing.T) {
 	}
 	ga, gb := a.cfg, b.cfg
 	if ga.Database != gb.Database || ga.Stream != gb.Stream || ga.Temporal != gb.Temporal || ga.Generate != gb.Generate ||
-		ga.Dev != gb.Dev || len(ga.Schedules) != len(gb.Schedules) || ga.Schedules[0] != gb.Schedules[0] {
+		ga.Dev != gb.Dev || !slices.Equal(ga.Schedules, gb.Schedules) {
 		t.Fatalf("config.example.yaml drifted from the defaults:\n%+v\n%+v", ga, gb)
 	}
 }

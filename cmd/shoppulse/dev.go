@@ -23,8 +23,8 @@ func newDevCmd(a *app) *cobra.Command {
 		Long: `Starts PostgreSQL, Kafka and the Temporal dev server locally (each reused when
 already running; a service whose SHOPPULSE_DATABASE_URL, SHOPPULSE_KAFKA_BROKERS
 or SHOPPULSE_TEMPORAL_ADDRESS is set is not started), migrates the database,
-applies the schedules, then runs a worker with the stream supervisor and the
-shop simulator until interrupted. The services keep running: stop them with
+applies the schedules, then runs a worker with the stream supervisor, the
+HTTP API (api.addr) and the shop simulator until interrupted. The services keep running: stop them with
 'make down' (shoppulse stack down).`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return a.runDev(cmd.Context(), !noGenerate, cmd.OutOrStdout(), cmd.ErrOrStderr())
@@ -68,8 +68,20 @@ func (a *app) runDev(ctx context.Context, generate bool, out, progress io.Writer
 		return err
 	}
 
+	db, err := a.openDB(ctx)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	// The API's tables come with the migrations: apply them before serving
+	// (the worker applies them too; the migrator takes a lock).
+	if _, err := db.Migrate(ctx); err != nil {
+		return err
+	}
+
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return a.runWorker(ctx, true) })
+	g.Go(func() error { return a.serveAPI(ctx, db, io.Discard) })
 	if generate {
 		g.Go(func() error {
 			src := ingest.NewSimulator(ingest.SimConfig{
@@ -91,11 +103,13 @@ func (a *app) runDev(ctx context.Context, generate bool, out, progress io.Writer
 ShopPulse is running. Where to look:
   Temporal UI      %s  (workflow %s, schedule list under Schedules)
   Metrics          http://%s/metrics
+  API              http://%s  (OpenAPI: /openapi.json; POST /v1/events needs a key:
+                   shoppulse apikey create --name dev --scopes ingest)
   Kafka            %s%s
   Revenue/minute   psql '%s' -c 'SELECT minute, currency, orders, revenue_minor/100.0 AS revenue FROM revenue_minute ORDER BY minute DESC LIMIT 10'
 Press Ctrl-C to stop the worker and simulator; 'make down' stops the services.
 
-`, ui, workflows.SupervisorWorkflowID(a.cfg.Kafka.OrdersTopic), a.cfg.Metrics.Addr, strings.Join(a.cfg.Kafka.Brokers, ","), kafkaNote, a.cfg.Database.URL)
+`, ui, workflows.SupervisorWorkflowID(a.cfg.Kafka.OrdersTopic), a.cfg.Metrics.Addr, a.cfg.API.Addr, strings.Join(a.cfg.Kafka.Brokers, ","), kafkaNote, a.cfg.Database.URL)
 	err = g.Wait()
 	if ctx.Err() != nil {
 		return nil

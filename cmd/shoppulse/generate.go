@@ -2,9 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
-	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -15,88 +15,208 @@ import (
 )
 
 func newGenerateCmd(a *app) *cobra.Command {
-	var replay []string
+	var (
+		from       string
+		days       int
+		speed      float64
+		warehouses int
+		shopID     string
+	)
 	cmd := &cobra.Command{
 		Use:   "generate",
-		Short: "Simulate a shop (or replay real orders) into the orders topic",
-		Long: `Produces order events to the orders topic with acks from all in-sync replicas.
+		Short: "Simulate a shop into the catalogue topics, in real time or as history",
+		Long: `Simulates a shop (catalogue, stock and suppliers, customers, sessions walking the
+funnel, orders, payments, refunds, promotions, competitor prices and fraud with
+chargebacks days later) and produces every event to its catalogue topic, with
+acks from all in-sync replicas. The stream is deterministic for --seed.
 
-Without --replay it simulates a shop, deterministic for --seed, at --rate events
-per second (0: as fast as possible) until --count events (0: until interrupted).
-With --replay it reads UCI Online Retail CSV files (see shared/data) and
-produces their orders with their historical event times.`,
+--rate is the shop's mean traffic in events per second of simulated time
+(daily and weekly seasonality move it around the mean). --speed paces the
+events by their own times: 1 is real time, 60 plays an hour in a minute, 0 is
+as fast as possible.
+
+  real time (the default):   shoppulse generate --rate 20
+  history fill:              shoppulse generate --from 2026-08-01 --days 90 --rate 20
+  the last 30 days:          shoppulse generate --days 30
+  a quick burst:             shoppulse generate --count 2000 --rate 0
+
+With --from or --days the simulated clock starts in the past and --speed
+defaults to 0; --days without --from ends now. Without them the clock starts
+now and --speed defaults to 1. --rate 0 means as fast as possible at the
+default traffic (` + fmt.Sprint(ingest.DefaultShopEventsPerSecond) + ` events/s); without --from the clock then starts far
+enough back that --count events stay in the past.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
-			var src ingest.Source
-			name := "generate"
-			if len(replay) > 0 {
-				orders, err := readReplay(replay, cmd.ErrOrStderr())
-				if err != nil {
-					return err
-				}
-				src, name = ingest.NewReplay(orders), "replay"
-			} else {
-				src = ingest.NewSimulator(ingest.SimConfig{
-					Seed: a.cfg.Generate.Seed, Customers: a.cfg.Generate.Customers, Products: a.cfg.Generate.Products,
-				}).Source()
-			}
-			stats, err := a.generate(ctx, src, name, cmd.OutOrStdout())
+			g := a.cfg.Generate
+			shop, rc, err := shopRun(shopFlags{
+				now: time.Now(), from: from, days: days, daysSet: cmd.Flags().Changed("days"),
+				speed: speed, speedSet: cmd.Flags().Changed("speed"), rate: g.Rate, count: g.Count,
+				seed: g.Seed, customers: g.Customers, products: g.Products, warehouses: warehouses, shopID: shopID,
+			})
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s: done, %d events produced in %s\n", name, stats.Produced, stats.Elapsed.Round(time.Millisecond))
-			return nil
+			out := cmd.OutOrStdout()
+			fmt.Fprintf(out, "generate: simulating %s from %s, %s, seed %d\n", shopID, shop.Now().Format(time.RFC3339), describeRun(rc, days), g.Seed)
+			stats, err := a.generateEvents(cmd.Context(), shop.Source(), rc, out)
+			st := shop.Stats()
+			fmt.Fprintf(out, "generate: simulated up to %s: %d sessions, %d orders (%d authorized, %d fraud), %d payment failures, %d refunds, %d stockouts\n",
+				shop.Now().Format(time.RFC3339), st.Sessions, st.Orders, st.AuthorizedOrders, st.FraudOrders, st.PaymentsFailed, st.Refunds, st.Stockouts)
+			_ = stats // the runner printed its own summary
+			return err
 		},
 	}
 	f := cmd.Flags()
-	f.StringSliceVar(&replay, "replay", nil, "Online Retail CSV files to replay instead of simulating")
-	f.Float64("rate", 0, "events per second (0: as fast as possible)")
+	f.Float64("rate", 0, "mean events per second of simulated traffic (0: as fast as possible at the default traffic)")
 	bindFlag(f, nil, "rate", "generate.rate")
-	f.Int("count", 0, "stop after this many events (0: until interrupted)")
+	f.Int("count", 0, "stop after this many events (0: until --days are simulated or interrupted)")
 	bindFlag(f, nil, "count", "generate.count")
 	f.Int64("seed", 0, "simulator seed")
 	bindFlag(f, nil, "seed", "generate.seed")
+	f.Int("customers", 0, "initial customers of the simulated shop")
+	bindFlag(f, nil, "customers", "generate.customers")
+	f.Int("products", 0, "products of the simulated shop")
+	bindFlag(f, nil, "products", "generate.products")
+	f.StringVar(&from, "from", "", "history fill: simulated start, 2006-01-02 or RFC 3339 (UTC)")
+	f.IntVar(&days, "days", 0, "simulated days (0: endless, or up to now with --from)")
+	f.Float64Var(&speed, "speed", 1, "pace by event time: 0 as fast as possible, 1 real time, 60 = 60x (default 0 with --from/--days)")
+	f.IntVar(&warehouses, "warehouses", ingest.DefaultShopWarehouses, "warehouses of the simulated shop")
+	f.StringVar(&shopID, "shop", ingest.DefaultShopID, "shop id stamped on every event")
 	return cmd
 }
 
-// generate makes sure the topic exists and runs src into it.
-func (a *app) generate(ctx context.Context, src ingest.Source, name string, progress io.Writer) (ingest.Stats, error) {
-	k := a.cfg.Kafka
-	if _, err := streaming.EnsureTopics(ctx, k.Brokers, streaming.TopicSpec{
-		Name: k.OrdersTopic, Partitions: k.Partitions, ReplicationFactor: k.ReplicationFactor,
-	}); err != nil {
-		return ingest.Stats{}, fmt.Errorf("kafka at %v (config kafka.brokers): %w", k.Brokers, err)
-	}
-	p := ingest.NewProducer(ingest.ProducerConfig{Brokers: k.Brokers, Topic: k.OrdersTopic})
-	defer p.Close()
-	stats, err := ingest.Run(ctx, src, p, ingest.RunConfig{
-		Name: name, Rate: a.cfg.Generate.Rate, Count: a.cfg.Generate.Count,
-		Progress: progress, ProgressEvery: 5 * time.Second,
-	})
-	if err != nil && ctx.Err() == nil {
-		return stats, fmt.Errorf("%s: %w", name, err)
-	}
-	return stats, nil
+// shopFlags are generate's inputs, separated from cobra so shopRun is
+// testable with a fixed clock.
+type shopFlags struct {
+	now                 time.Time
+	from                string
+	days                int
+	daysSet             bool
+	speed               float64
+	speedSet            bool
+	rate                float64
+	count               int
+	seed                int64
+	customers, products int
+	warehouses          int
+	shopID              string
 }
 
-func readReplay(paths []string, warn io.Writer) ([]events.OrderPlaced, error) {
-	loc, err := time.LoadLocation("Europe/London")
+// shopRun turns generate's flags into a shop and the runner's config.
+func shopRun(f shopFlags) (*ingest.Shop, ingest.RunConfig, error) {
+	cfg := ingest.ShopConfig{
+		Seed: f.seed, EventsPerSecond: f.rate, Customers: f.customers, Products: f.products,
+		Warehouses: f.warehouses, ShopID: f.shopID, Days: f.days,
+	}
+	if f.days < 0 {
+		return nil, ingest.RunConfig{}, fmt.Errorf("--days: want 0 or more, got %d", f.days)
+	}
+	now := f.now.UTC().Truncate(time.Second)
+	history := f.from != "" || f.daysSet
+	speed := f.speed
+	if !f.speedSet {
+		speed = 1
+		if history || f.rate == 0 {
+			speed = 0
+		}
+	}
+	switch {
+	case f.from != "":
+		start, err := parseDay(f.from)
+		if err != nil {
+			return nil, ingest.RunConfig{}, fmt.Errorf("--from: %w", err)
+		}
+		if !start.Before(now) {
+			return nil, ingest.RunConfig{}, fmt.Errorf("--from: %s is not in the past", f.from)
+		}
+		cfg.Start = start
+		if f.days == 0 {
+			cfg.Days = max(1, int(now.Sub(start)/(24*time.Hour)))
+		}
+	case f.daysSet && f.days > 0:
+		cfg.Start = now.Add(-time.Duration(f.days) * 24 * time.Hour)
+	case speed == 0:
+		// As fast as possible from "now" would run into the future, which
+		// consumers reject: start far enough back for --count events.
+		eps := f.rate
+		if eps == 0 {
+			eps = ingest.DefaultShopEventsPerSecond
+		}
+		if f.count == 0 {
+			return nil, ingest.RunConfig{}, errors.New("as fast as possible (--rate 0 or --speed 0) needs --from, --days or --count: an endless run would simulate the future")
+		}
+		cfg.Start = now.Add(-time.Duration(2 * float64(f.count) / eps * float64(time.Second)))
+	case speed > 1:
+		return nil, ingest.RunConfig{}, fmt.Errorf("--speed %g from now would simulate the future, which consumers reject: add --from or --days", speed)
+	default:
+		cfg.Start = now
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, ingest.RunConfig{}, err
+	}
+	if end := cfg.Start.Add(time.Duration(cfg.Days) * 24 * time.Hour); speed == 0 && cfg.Days > 0 && end.After(now) {
+		return nil, ingest.RunConfig{}, fmt.Errorf("--from/--days: the simulated period ends %s, in the future, which consumers reject; use fewer days",
+			end.Format(time.RFC3339))
+	}
+	rc := ingest.RunConfig{Name: "generate", Speed: speed, Count: f.count, ProgressEvery: 5 * time.Second}
+	if err := rc.Validate(); err != nil {
+		return nil, ingest.RunConfig{}, err
+	}
+	return ingest.NewShop(cfg), rc, nil
+}
+
+func parseDay(s string) (time.Time, error) {
+	if t, err := time.Parse("2006-01-02", s); err == nil {
+		return t, nil
+	}
+	t, err := time.Parse(time.RFC3339, s)
 	if err != nil {
-		return nil, fmt.Errorf("load time zone Europe/London: %w", err)
+		return time.Time{}, fmt.Errorf("want 2006-01-02 or RFC 3339, got %q", s)
 	}
-	var all []events.OrderPlaced
-	for _, p := range paths {
-		f, err := os.Open(p)
-		if err != nil {
-			return nil, fmt.Errorf("replay: %w", err)
-		}
-		orders, skipped, err := ingest.ReadOnlineRetail(f, loc)
-		f.Close()
-		if err != nil {
-			return nil, fmt.Errorf("replay %s: %w", p, err)
-		}
-		fmt.Fprintf(warn, "replay: %s: %d orders, %d rows skipped\n", p, len(orders), len(skipped))
-		all = append(all, orders...)
+	return t.UTC(), nil
+}
+
+func describeRun(rc ingest.RunConfig, days int) string {
+	pace := "as fast as possible"
+	switch {
+	case rc.Speed == 1:
+		pace = "in real time"
+	case rc.Speed > 0:
+		pace = fmt.Sprintf("at %gx real time", rc.Speed)
 	}
-	return all, nil
+	if days > 0 {
+		return fmt.Sprintf("%d days %s", days, pace)
+	}
+	return pace
+}
+
+// generate makes sure the catalogue topics exist and runs src into them at
+// the config's rate (the old orders-only path; `shoppulse dev` uses it).
+func (a *app) generate(ctx context.Context, src ingest.Source, name string, progress io.Writer) (ingest.Stats, error) {
+	return a.generateEvents(ctx, src, ingest.RunConfig{
+		Name: name, Rate: a.cfg.Generate.Rate, Count: a.cfg.Generate.Count, ProgressEvery: 5 * time.Second,
+	}, progress)
+}
+
+// generateEvents makes sure every catalogue topic exists and runs src into
+// them, each event to its own topic (orders to the configured orders topic).
+func (a *app) generateEvents(ctx context.Context, src ingest.Source, rc ingest.RunConfig, progress io.Writer) (ingest.Stats, error) {
+	k := a.cfg.Kafka
+	specs := streaming.CatalogueTopics(k.Partitions, k.ReplicationFactor)
+	topicMap := map[string]string{}
+	if k.OrdersTopic != "" && k.OrdersTopic != events.TopicOrders {
+		// The configured orders topic is where the worker reads orders.
+		topicMap[events.TopicOrders] = k.OrdersTopic
+		specs = append(specs, streaming.TopicSpec{Name: k.OrdersTopic, Partitions: k.Partitions, ReplicationFactor: k.ReplicationFactor})
+	}
+	if _, err := streaming.EnsureTopics(ctx, k.Brokers, specs...); err != nil {
+		return ingest.Stats{}, fmt.Errorf("kafka at %v (config kafka.brokers): %w", k.Brokers, err)
+	}
+	p := ingest.NewProducer(ingest.ProducerConfig{Brokers: k.Brokers, TopicMap: topicMap})
+	defer p.Close()
+	rc.Progress = progress
+	stats, err := ingest.Run(ctx, src, p, rc)
+	if err != nil && ctx.Err() == nil {
+		return stats, fmt.Errorf("%s: %w", rc.Name, err)
+	}
+	return stats, nil
 }

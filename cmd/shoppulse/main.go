@@ -54,6 +54,12 @@ func buildRootCmd(app *app) *cobra.Command {
 		newDevCmd(app),
 		newStackCmd(),
 		newConfigCmd(app),
+		newAPICmd(app),
+		newAPIKeyCmd(app),
+		newBenchCmd(app),
+		newReplayCmd(app),
+		newDLQCmd(app),
+		newSchemasCmd(),
 	)
 	return root
 }

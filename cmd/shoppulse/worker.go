@@ -75,7 +75,8 @@ func (a *app) runWorker(ctx context.Context, startSupervisor bool) error {
 			},
 			ReplicationFactor: cfg.Kafka.ReplicationFactor,
 		},
-		Rollup: &activities.Rollup{DB: db},
+		Rollup:     &activities.Rollup{DB: db},
+		Partitions: &activities.Partitions{DB: db},
 	}
 
 	g, ctx := errgroup.WithContext(ctx)

@@ -1,0 +1,32 @@
+package activities
+
+import (
+	"context"
+	"time"
+
+	"github.com/shoppulse/shoppulse/store"
+)
+
+// Partitions keeps the fact tables' daily partitions ready.
+type Partitions struct {
+	DB *store.DB
+}
+
+// PartitionsInput is the first day and the number of days.
+type PartitionsInput struct {
+	From time.Time
+	Days int
+}
+
+// PartitionsResult names the partitions that exist afterwards.
+type PartitionsResult struct {
+	From, To time.Time
+}
+
+// EnsurePartitions creates the missing daily partitions. Idempotent.
+func (a *Partitions) EnsurePartitions(ctx context.Context, in PartitionsInput) (PartitionsResult, error) {
+	if err := a.DB.EnsurePartitionsAhead(ctx, in.From, in.Days); err != nil {
+		return PartitionsResult{}, err
+	}
+	return PartitionsResult{From: in.From, To: in.From.AddDate(0, 0, in.Days)}, nil
+}

@@ -1,0 +1,80 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+
+	"github.com/spf13/cobra"
+
+	"github.com/shoppulse/shoppulse/api"
+	"github.com/shoppulse/shoppulse/store"
+	"github.com/shoppulse/shoppulse/streaming"
+)
+
+func newAPICmd(a *app) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "api",
+		Short: "Serve the HTTP API (ingest, OpenAPI document) until interrupted",
+		Long: `Serves the HTTP API on api.addr: POST /v1/events (needs an API key with the
+ingest scope: shoppulse apikey create), GET /openapi.json and GET /healthz.
+It creates the catalogue's Kafka topics when missing. SIGINT or SIGTERM shut
+it down gracefully within api.shutdown_timeout.`,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			db, err := a.openDB(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			return a.serveAPI(cmd.Context(), db, cmd.OutOrStdout())
+		},
+	}
+	cmd.Flags().String("addr", "", "host:port to listen on (api.addr)")
+	bindFlag(cmd.Flags(), nil, "addr", "api.addr")
+	return cmd
+}
+
+// apiConfig is the api package's config from the loaded one.
+func (a *app) apiConfig() api.Config {
+	c := a.cfg.API
+	return api.Config{
+		Brokers:             a.cfg.Kafka.Brokers,
+		MaxBatchEvents:      c.MaxBatchEvents,
+		MaxBodyBytes:        c.MaxBodyBytes,
+		MaxInFlight:         c.MaxInFlight,
+		QueueWait:           c.QueueWait,
+		ProduceTimeout:      c.ProduceTimeout,
+		ProduceBatchTimeout: c.ProduceLinger,
+		RetryAfter:          c.RetryAfter,
+		KeyCacheTTL:         c.KeyCacheTTL,
+		EventIDRetention:    c.EventIDRetention,
+		ReadHeaderTimeout:   c.ReadHeaderTimeout,
+		ShutdownTimeout:     c.ShutdownTimeout,
+	}
+}
+
+// serveAPI listens on api.addr, prints the URL to out and serves until ctx
+// is cancelled. A Kafka that is down at start is not fatal: ingest answers
+// 503 until it is back.
+func (a *app) serveAPI(ctx context.Context, db *store.DB, out io.Writer) error {
+	k := a.cfg.Kafka
+	if _, err := streaming.EnsureTopics(ctx, k.Brokers, streaming.CatalogueTopics(k.Partitions, k.ReplicationFactor)...); err != nil {
+		a.log.WarnContext(ctx, "cannot create the catalogue topics now; ingest answers 503 until Kafka is reachable", "err", err)
+	}
+	srv, err := api.New(a.apiConfig(), db, a.log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := srv.Close(); err != nil {
+			a.log.Warn("close api", "err", err)
+		}
+	}()
+	ln, err := net.Listen("tcp", a.cfg.API.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on api.addr %s: %w", a.cfg.API.Addr, err)
+	}
+	fmt.Fprintf(out, "API listening on http://%s (OpenAPI: http://%s/openapi.json)\n", ln.Addr(), ln.Addr())
+	return srv.Run(ctx, ln)
+}
