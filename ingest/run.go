@@ -289,9 +289,6 @@ func Run(ctx context.Context, src Source, p Publisher, rc RunConfig) (Stats, err
 				}
 				if err := sleep(ctx, delay); err != nil {
 					// Taken: it is still delivered, like the rest.
-					if len(pending) == 0 {
-						firstAt = time.Now()
-					}
 					pending = append(pending, ev)
 					return finish(nil)
 				}

@@ -6,12 +6,13 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/shoppulse/shoppulse/devstack"
-	"github.com/shoppulse/shoppulse/ingest"
+
 	"github.com/shoppulse/shoppulse/workflows"
 )
 
@@ -83,11 +84,17 @@ func (a *app) runDev(ctx context.Context, generate bool, out, progress io.Writer
 	g.Go(func() error { return a.runWorker(ctx, true) })
 	g.Go(func() error { return a.serveAPI(ctx, db, io.Discard) })
 	if generate {
+		// The whole shop in real time: sessions, carts, orders, payments,
+		// stock, prices and fraud, at generate.rate events/s.
+		shop, rc, err := shopRun(shopFlags{
+			now: time.Now(), rate: a.cfg.Generate.Rate, seed: a.cfg.Generate.Seed,
+			customers: a.cfg.Generate.Customers, products: a.cfg.Generate.Products,
+		})
+		if err != nil {
+			return err
+		}
 		g.Go(func() error {
-			src := ingest.NewSimulator(ingest.SimConfig{
-				Seed: a.cfg.Generate.Seed, Customers: a.cfg.Generate.Customers, Products: a.cfg.Generate.Products,
-			}).Source()
-			_, err := a.generate(ctx, src, "generate", progress)
+			_, err := a.generateEvents(ctx, shop.Source(), rc, progress)
 			return err
 		})
 	}

@@ -189,14 +189,6 @@ func describeRun(rc ingest.RunConfig, days int) string {
 	return pace
 }
 
-// generate makes sure the catalogue topics exist and runs src into them at
-// the config's rate (the old orders-only path; `shoppulse dev` uses it).
-func (a *app) generate(ctx context.Context, src ingest.Source, name string, progress io.Writer) (ingest.Stats, error) {
-	return a.generateEvents(ctx, src, ingest.RunConfig{
-		Name: name, Rate: a.cfg.Generate.Rate, Count: a.cfg.Generate.Count, ProgressEvery: 5 * time.Second,
-	}, progress)
-}
-
 // generateEvents makes sure every catalogue topic exists and runs src into
 // them, each event to its own topic (orders to the configured orders topic).
 func (a *app) generateEvents(ctx context.Context, src ingest.Source, rc ingest.RunConfig, progress io.Writer) (ingest.Stats, error) {
