@@ -24,10 +24,13 @@
 // Decode checks size and UTF-8, validates against the JSON Schema of the
 // event's type and version, decodes into the type's struct and runs the Go
 // checks a schema cannot express (order totals, times relative to now,
-// cross-field rules). Errors are a *ValidationError whose FieldErrors name the
-// field by JSON path, such as $.data.lines[2].quantity, and say what was
-// wanted and what came; the API answers with them and the stream
-// dead-letters with them. Money is integer minor units with its currency:
+// cross-field rules). The schema check and the typed decode normally run as
+// one pass over the bytes (fastpath.go), compiled from the same schemas and
+// conservative: an event it is not sure of goes through the full JSON Schema
+// engine and encoding/json, so decisions and errors are the engine's.
+// Errors are a *ValidationError whose FieldErrors name the field by JSON
+// path, such as $.data.lines[2].quantity, and say what was wanted and what
+// came; the API answers with them and the stream dead-letters with them. Money is integer minor units with its currency:
 // a JSON number with a fraction or an exponent (5.0, 1e3) is rejected.
 //
 // # Versioning

@@ -42,7 +42,27 @@ func Encode(ev Event) ([]byte, error) {
 // The event is a pointer to the type's struct (*OrderPlaced, *PageView...).
 // Errors are a *ValidationError naming each bad field by its JSON path, such
 // as $.data.lines[2].quantity. Decode never panics, whatever the input.
+//
+// The schema step and the typed decode run first as the one-pass fast path
+// of fastpath.go, which takes only events it is sure the schema accepts and
+// fills the struct as encoding/json would; anything else goes through
+// decodeStrict, the full schema engine and encoding/json, which decide and
+// word the errors exactly as before.
 func Decode(b []byte, now time.Time) (Event, error) {
+	if len(b) <= MaxEventBytes && utf8.Valid(b) {
+		if ev := fastDecode(b); ev != nil {
+			if err := ev.Validate(now); err != nil {
+				return nil, err
+			}
+			return ev, nil
+		}
+	}
+	return decodeStrict(b, now)
+}
+
+// decodeStrict is Decode with every event checked by the full JSON Schema
+// engine: the reference the fast path is tested against.
+func decodeStrict(b []byte, now time.Time) (Event, error) {
 	verr := &ValidationError{}
 	switch {
 	case len(b) > MaxEventBytes:

@@ -5,6 +5,7 @@ import (
 	"embed"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -38,6 +39,11 @@ type compiledSchema struct {
 	info SchemaInfo
 	raw  map[string]any // the parsed document, to describe fields in errors
 	sch  *jsonschema.Schema
+	// fast is the same schema compiled for Decode's fast path; nil (with
+	// fastErr saying why) when it uses a keyword the fast path lacks.
+	fast    *fastNode
+	bind    *fastBind
+	fastErr error
 }
 
 // schemaSet holds every schema, compiled once.
@@ -92,6 +98,11 @@ func compileSchemas() (*schemaSet, error) {
 			cs := &compiledSchema{
 				info: SchemaInfo{Type: spec.typ, Version: v, Topic: spec.topic, Key: spec.key, JSON: b},
 				raw:  raw, sch: sch,
+			}
+			if cs.fast, cs.fastErr = compileFast(raw, p); cs.fastErr == nil {
+				if cs.bind, cs.fastErr = bindRoot(cs.fast, reflect.TypeOf(spec.new()).Elem()); cs.fastErr != nil {
+					cs.fast = nil
+				}
 			}
 			set.byType[spec.typ] = append(set.byType[spec.typ], cs)
 			set.all = append(set.all, cs)

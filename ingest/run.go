@@ -99,6 +99,11 @@ type RunConfig struct {
 	// Events whose time is before the latest one seen are not waited for
 	// (a source out of order plays its late events at once).
 	Speed float64
+	// Live, with Speed 1, sends each event at its own event time on the
+	// wall clock: events already in the past go at once (a warm-up), later
+	// ones wait for their time. Without it, Speed paces relative to the
+	// first event.
+	Live bool
 	// Count stops the run after this many events; 0 means until the source
 	// is exhausted or ctx is done.
 	Count int
@@ -147,6 +152,9 @@ func (rc RunConfig) Validate() error {
 	var errs []error
 	if rc.Rate < 0 || math.IsNaN(rc.Rate) || math.IsInf(rc.Rate, 0) {
 		errs = append(errs, fmt.Errorf("run config: rate: want 0 (unlimited) or a positive events/s, got %v", rc.Rate))
+	}
+	if rc.Live && rc.Speed != 1 {
+		errs = append(errs, fmt.Errorf("run config: live pacing needs speed 1, got %v", rc.Speed))
 	}
 	if rc.Speed < 0 || math.IsNaN(rc.Speed) || math.IsInf(rc.Speed, 0) {
 		errs = append(errs, fmt.Errorf("run config: speed: want 0 (as fast as possible) or a positive factor of real time, got %v", rc.Speed))
@@ -278,6 +286,9 @@ func Run(ctx context.Context, src Source, p Publisher, rc RunConfig) (Stats, err
 			et := ev.Head().EventTime
 			if originAt.IsZero() {
 				origin, originAt = et, time.Now()
+				if rc.Live {
+					origin = originAt
+				}
 			}
 			due := originAt.Add(time.Duration(float64(et.Sub(origin)) / rc.Speed))
 			if delay := time.Until(due); delay > 0 {

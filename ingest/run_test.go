@@ -252,3 +252,36 @@ func TestRun_SpeedCancelledWhileWaitingDeliversTaken(t *testing.T) {
 		t.Fatalf("stats %+v, recorded %d: taken events must still be published", st, len(rec.all))
 	}
 }
+
+func TestRun_LiveSendsPastEventsAtOnceAndWaitsForLaterOnes(t *testing.T) {
+	now := time.Now()
+	var orders []events.OrderPlaced
+	sim := NewSimulator(SimConfig{Seed: 9, Customers: 5, Products: 5})
+	for _, at := range []time.Time{now.Add(-10 * time.Minute), now.Add(-5 * time.Minute), now.Add(300 * time.Millisecond)} {
+		orders = append(orders, sim.Next(at))
+	}
+	var mu sync.Mutex
+	var sentAt []time.Time
+	pub := PublisherFunc(func(_ context.Context, evs ...events.Event) error {
+		mu.Lock()
+		defer mu.Unlock()
+		for range evs {
+			sentAt = append(sentAt, time.Now())
+		}
+		return nil
+	})
+	start := time.Now()
+	st, err := Run(context.Background(), NewReplay(orders), pub, RunConfig{Speed: 1, Live: true, FlushInterval: time.Millisecond})
+	if err != nil || st.Produced != 3 {
+		t.Fatalf("run: %+v, %v", st, err)
+	}
+	if d := sentAt[1].Sub(start); d > 2*time.Second {
+		t.Errorf("past events waited %s", d)
+	}
+	if d := sentAt[2].Sub(start); d < 250*time.Millisecond {
+		t.Errorf("the event 300ms ahead was sent after %s", d)
+	}
+	if _, err := Run(context.Background(), NewReplay(orders), pub, RunConfig{Speed: 2, Live: true}); err == nil {
+		t.Error("live pacing at speed 2 was accepted")
+	}
+}

@@ -101,6 +101,10 @@ type shopFlags struct {
 	shopID              string
 }
 
+// liveWarmup is how far back a real-time shop starts; its first minutes are
+// sent at once.
+const liveWarmup = 15 * time.Minute
+
 // shopRun turns generate's flags into a shop and the runner's config.
 func shopRun(f shopFlags) (*ingest.Shop, ingest.RunConfig, error) {
 	cfg := ingest.ShopConfig{
@@ -112,6 +116,7 @@ func shopRun(f shopFlags) (*ingest.Shop, ingest.RunConfig, error) {
 	}
 	now := f.now.UTC().Truncate(time.Second)
 	history := f.from != "" || f.daysSet
+	live := false
 	speed := f.speed
 	if !f.speedSet {
 		speed = 1
@@ -148,7 +153,11 @@ func shopRun(f shopFlags) (*ingest.Shop, ingest.RunConfig, error) {
 	case speed > 1:
 		return nil, ingest.RunConfig{}, fmt.Errorf("--speed %g from now would simulate the future, which consumers reject: add --from or --days", speed)
 	default:
-		cfg.Start = now
+		// Real time: start the shop liveWarmup ago and send each event at
+		// its own time, so the warm-up (opening stock, the first sessions
+		// reaching checkout) is sent at once and orders flow from the start.
+		cfg.Start = now.Add(-liveWarmup)
+		live = true
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, ingest.RunConfig{}, err
@@ -157,7 +166,7 @@ func shopRun(f shopFlags) (*ingest.Shop, ingest.RunConfig, error) {
 		return nil, ingest.RunConfig{}, fmt.Errorf("--from/--days: the simulated period ends %s, in the future, which consumers reject; use fewer days",
 			end.Format(time.RFC3339))
 	}
-	rc := ingest.RunConfig{Name: "generate", Speed: speed, Count: f.count, ProgressEvery: 5 * time.Second}
+	rc := ingest.RunConfig{Name: "generate", Speed: speed, Live: live, Count: f.count, ProgressEvery: 5 * time.Second}
 	if err := rc.Validate(); err != nil {
 		return nil, ingest.RunConfig{}, err
 	}

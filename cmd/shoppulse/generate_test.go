@@ -16,7 +16,7 @@ func TestShopRunFlags(t *testing.T) {
 		speed     float64
 		wantError string
 	}{
-		{name: "real time by default", edit: func(*shopFlags) {}, start: now, speed: 1},
+		{name: "real time by default, warmed up", edit: func(*shopFlags) {}, start: now.Add(-liveWarmup), speed: 1},
 		{name: "history fill", edit: func(f *shopFlags) { f.from, f.days, f.daysSet = "2026-08-01", 90, true },
 			start: time.Date(2026, 8, 1, 0, 0, 0, 0, time.UTC), speed: 0},
 		{name: "history up to now", edit: func(f *shopFlags) { f.from = "2026-11-01" },
