@@ -26,6 +26,8 @@ type testAPI struct {
 	Server  *Server
 	DB      *store.DB
 	Brokers []string
+	// Topics maps each catalogue topic to this test's own topic.
+	Topics map[string]string
 	// Key holds the ingest scope; ReadKey only read.
 	Key, ReadKey string
 }
@@ -35,7 +37,19 @@ func newTestAPI(t testing.TB, cfg Config) *testAPI {
 	db := testenv.DB(t).DB
 	brokers := testenv.Brokers(t)
 	ctx := testenv.Context(t, time.Minute)
-	if _, err := streaming.EnsureTopics(ctx, brokers, streaming.CatalogueTopics(6, 1)...); err != nil {
+	// Fresh topics per test, so tests never write to the catalogue topics a
+	// running `shoppulse dev` consumes.
+	if cfg.Topics == nil {
+		cfg.Topics = map[string]string{}
+		for _, spec := range streaming.CatalogueTopics(3, 1) {
+			cfg.Topics[spec.Name] = testenv.Name("api." + spec.Name)
+		}
+	}
+	var specs []streaming.TopicSpec
+	for _, name := range cfg.Topics {
+		specs = append(specs, streaming.TopicSpec{Name: name, Partitions: 3, ReplicationFactor: 1})
+	}
+	if _, err := streaming.EnsureTopics(ctx, brokers, specs...); err != nil {
 		t.Fatalf("ensure topics: %v", err)
 	}
 	if cfg.Brokers == nil {
@@ -50,7 +64,7 @@ func newTestAPI(t testing.TB, cfg Config) *testAPI {
 		hs.Close()
 		_ = s.Close()
 	})
-	return &testAPI{URL: hs.URL, Server: s, DB: db, Brokers: brokers,
+	return &testAPI{URL: hs.URL, Server: s, DB: db, Brokers: brokers, Topics: cfg.Topics,
 		Key: createKey(t, db, "ingest", ScopeIngest), ReadKey: createKey(t, db, "reader", ScopeRead)}
 }
 

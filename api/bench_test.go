@@ -91,6 +91,7 @@ func BenchmarkProducerBaseline(b *testing.B) {
 	w := &kafka.Writer{Addr: kafka.TCP(brokers...), Balancer: kafka.Murmur2Balancer{}, RequiredAcks: kafka.RequireAll,
 		BatchSize: DefaultProduceBatchSize, BatchTimeout: time.Millisecond, BatchBytes: 64 << 20}
 	defer w.Close()
+	topic := testenv.Topic(b, brokers, 3)
 	prefix := testenv.Name("base")
 	var seq atomic.Int64
 	now := time.Now()
@@ -106,7 +107,7 @@ func BenchmarkProducerBaseline(b *testing.B) {
 					EventTime: now, SchemaVersion: 1}, OrderID: "o", CustomerID: "c-" + strconv.Itoa(i), Country: "GB", Currency: "GBP",
 					Channel: "web", Lines: []events.OrderLine{{ProductID: "p-1", Quantity: 2, UnitPriceMinor: 250}}, TotalMinor: 500}
 				v, _ := events.Encode(ev)
-				msgs[i] = kafka.Message{Topic: events.TopicOrders, Key: ev.Key(), Value: v}
+				msgs[i] = kafka.Message{Topic: topic, Key: ev.Key(), Value: v}
 			}
 			if err := w.WriteMessages(context.Background(), msgs...); err != nil {
 				b.Error(err)

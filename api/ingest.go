@@ -136,7 +136,7 @@ func (s *Server) ingest(ctx context.Context, raws []json.RawMessage) (IngestResp
 		case err != nil:
 			rr.Status, rr.Errors = StatusRejected, []events.FieldError{{Path: "$", Reason: err.Error()}}
 		default:
-			rr.ID, rr.Topic = ev.Head().EventID, ev.Topic()
+			rr.ID, rr.Topic = ev.Head().EventID, s.topicOf(ev)
 			if seen[rr.ID] {
 				rr.Status = StatusDuplicate // repeated within the batch
 			} else {
@@ -190,7 +190,7 @@ func (s *Server) ingest(ctx context.Context, raws []json.RawMessage) (IngestResp
 		// The value is the event as the client sent it: events.Decode has
 		// just accepted these exact bytes, so consumers will too, and
 		// re-encoding would cost CPU on the hot path for nothing.
-		msgs = append(msgs, kafka.Message{Topic: ev.Topic(), Key: ev.Key(), Value: raws[i],
+		msgs = append(msgs, kafka.Message{Topic: s.topicOf(ev), Key: ev.Key(), Value: raws[i],
 			Headers: []kafka.Header{{Key: "type", Value: []byte(ev.Head().Type)}}})
 		sent = append(sent, rr.ID)
 	}

@@ -162,7 +162,7 @@ func TestIngestRejectsInvalidEventsWithPaths(t *testing.T) {
 	if res.Accepted != 1 || res.Rejected != len(cases) || len(res.Results) != len(batch) {
 		t.Fatalf("answer %+v", res)
 	}
-	if r := res.Results[0]; r.Status != StatusAccepted || r.ID != good || r.Topic != events.TopicOrders {
+	if r := res.Results[0]; r.Status != StatusAccepted || r.ID != good || r.Topic != a.Topics[events.TopicOrders] {
 		t.Errorf("valid event: %+v", r)
 	}
 	for i, c := range cases {
@@ -195,8 +195,8 @@ func hasPath(errs []events.FieldError, path string) bool {
 
 func TestIngestLandsInKafkaOnTheRightTopicAndKey(t *testing.T) {
 	a := newTestAPI(t, Config{})
-	orderFrom := endOffsets(t, a.Brokers, events.TopicOrders)
-	clickFrom := endOffsets(t, a.Brokers, events.TopicClickstream)
+	orderFrom := endOffsets(t, a.Brokers, a.Topics[events.TopicOrders])
+	clickFrom := endOffsets(t, a.Brokers, a.Topics[events.TopicClickstream])
 	orderID, viewID := testenv.Name("order"), testenv.Name("view")
 	customer, session := testenv.Name("cust"), testenv.Name("sess")
 	// NDJSON, with a blank line and a line that is not JSON (rejected alone).
@@ -211,11 +211,11 @@ func TestIngestLandsInKafkaOnTheRightTopicAndKey(t *testing.T) {
 	}
 
 	for _, c := range []struct{ topic, id, key string }{
-		{events.TopicOrders, orderID, customer},
-		{events.TopicClickstream, viewID, session},
+		{a.Topics[events.TopicOrders], orderID, customer},
+		{a.Topics[events.TopicClickstream], viewID, session},
 	} {
 		from := orderFrom
-		if c.topic == events.TopicClickstream {
+		if c.topic == a.Topics[events.TopicClickstream] {
 			from = clickFrom
 		}
 		got := withID(readBack(t, a.Brokers, c.topic, []byte(c.key), from), c.id)
@@ -234,7 +234,7 @@ func TestIngestLandsInKafkaOnTheRightTopicAndKey(t *testing.T) {
 
 func TestIngestDuplicateIDIsAcceptedOnce(t *testing.T) {
 	a := newTestAPI(t, Config{})
-	from := endOffsets(t, a.Brokers, events.TopicOrders)
+	from := endOffsets(t, a.Brokers, a.Topics[events.TopicOrders])
 	id, customer := testenv.Name("dup"), testenv.Name("cust")
 	ev := orderJSON(id, customer, time.Now())
 
@@ -248,7 +248,7 @@ func TestIngestDuplicateIDIsAcceptedOnce(t *testing.T) {
 	if resp.StatusCode != http.StatusOK || res.Duplicates != 1 || res.Results[0].Status != StatusDuplicate {
 		t.Fatalf("retry: %d %s", resp.StatusCode, b)
 	}
-	if got := withID(readBack(t, a.Brokers, events.TopicOrders, []byte(customer), from), id); len(got) != 1 {
+	if got := withID(readBack(t, a.Brokers, a.Topics[events.TopicOrders], []byte(customer), from), id); len(got) != 1 {
 		t.Fatalf("topic holds %d copies of %s, want 1", len(got), id)
 	}
 }
@@ -325,7 +325,7 @@ func TestIngestWhenKafkaIsSlowIs503(t *testing.T) {
 
 // newTestAPIOn is a second server on the same schema with the real brokers.
 func newTestAPIOn(t *testing.T, a *testAPI) *testAPI {
-	s, err := New(Config{Brokers: testenv.Brokers(t)}, a.DB, nil)
+	s, err := New(Config{Brokers: testenv.Brokers(t), Topics: a.Topics}, a.DB, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

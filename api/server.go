@@ -11,6 +11,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/shoppulse/shoppulse/events"
 	"github.com/shoppulse/shoppulse/store"
 )
 
@@ -18,6 +19,10 @@ import (
 type Config struct {
 	// Brokers are the Kafka bootstrap addresses ingested events go to.
 	Brokers []string
+	// Topics renames catalogue topics: an event whose catalogue topic is a
+	// key goes to the value instead (the configured orders topic; fresh
+	// topics in tests). Others go to their catalogue topic.
+	Topics map[string]string
 	// MaxBatchEvents is the most events in one POST /v1/events (413 beyond).
 	MaxBatchEvents int
 	// MaxBodyBytes is the largest request body (413 beyond), enforced while
@@ -284,4 +289,12 @@ func (r *statusRecorder) WriteHeader(code int)        { r.status = code }
 
 func (s *Server) handleHealthz(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// topicOf is the topic an event is written to.
+func (s *Server) topicOf(ev events.Event) string {
+	if t, ok := s.cfg.Topics[ev.Topic()]; ok {
+		return t
+	}
+	return ev.Topic()
 }

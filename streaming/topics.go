@@ -49,13 +49,13 @@ func EnsureTopics(ctx context.Context, brokers []string, specs ...TopicSpec) (ma
 	for i, s := range specs {
 		names[i] = s.Name
 	}
-	// Metadata may lag the creation for a moment.
+	// Metadata and leadership may lag the creation for a moment.
 	out := map[string]int{}
 	for attempt := 0; ; attempt++ {
 		meta, err := cl.Metadata(ctx, &kafka.MetadataRequest{Topics: names})
 		if err == nil {
 			for _, t := range meta.Topics {
-				if t.Error == nil && len(t.Partitions) > 0 {
+				if t.Error == nil && len(t.Partitions) > 0 && allLed(t.Partitions) {
 					out[t.Name] = len(t.Partitions)
 				}
 			}
@@ -63,7 +63,7 @@ func EnsureTopics(ctx context.Context, brokers []string, specs ...TopicSpec) (ma
 				return out, nil
 			}
 		}
-		if attempt == 50 {
+		if attempt == 100 {
 			return nil, fmt.Errorf("topics %v not visible after creation: %v", names, err)
 		}
 		select {
@@ -74,9 +74,37 @@ func EnsureTopics(ctx context.Context, brokers []string, specs ...TopicSpec) (ma
 	}
 }
 
+// allLed reports whether every partition has a leader: until then produce
+// and list-offsets requests fail with "not leader".
+func allLed(ps []kafka.Partition) bool {
+	for _, p := range ps {
+		if p.Leader.Host == "" || p.Error != nil {
+			return false
+		}
+	}
+	return true
+}
+
 // EndOffsets returns the end (high watermark) offset of each partition of a
-// topic, by partition.
+// topic, by partition. Right after a topic is created its partitions may
+// still be moving to their leader; EndOffsets waits that out.
 func EndOffsets(ctx context.Context, brokers []string, topic string, partitions int) (map[int]int64, error) {
+	for attempt := 0; ; attempt++ {
+		out, err := endOffsets(ctx, brokers, topic, partitions)
+		transient := errors.Is(err, kafka.NotLeaderForPartition) || errors.Is(err, kafka.LeaderNotAvailable) ||
+			errors.Is(err, kafka.UnknownTopicOrPartition)
+		if err == nil || !transient || attempt == 50 {
+			return out, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func endOffsets(ctx context.Context, brokers []string, topic string, partitions int) (map[int]int64, error) {
 	cl := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 30 * time.Second}
 	req := &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{}}
 	for p := 0; p < partitions; p++ {
