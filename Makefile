@@ -5,6 +5,7 @@
 #   make status     show them; make down stops them (state kept in .data/)
 #   make demo       services + worker + simulator (shoppulse dev)
 #   make test       services, then every test with -race against them
+#   make bench      services, then `shoppulse bench` at maximum throughput and at a fixed rate
 #   make vet lint   static checks
 #   make clean      stop the stack, remove .data/ and bin/ (keeps ~/.cache/shoppulse)
 
@@ -20,7 +21,7 @@ TEST_FLAGS          ?= -race -count=1 -timeout 40m
 STACK_FLAGS         ?=
 STATICCHECK_VERSION ?= v0.8.2
 
-.PHONY: build services status down demo test vet lint clean
+.PHONY: build services status down demo test bench vet lint clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/shoppulse
@@ -63,3 +64,21 @@ clean:
 		else $(GO) run ./cmd/shoppulse stack down || true; fi; \
 	fi
 	rm -rf .data bin
+
+# Both bench modes on the running stack; each writes its JSON line, with the
+# machine's description, to bench/results/.
+BENCH_EVENTS ?= 200000
+BENCH_RATE   ?= 15000
+bench: services
+	@mkdir -p bench/results
+	@stamp=$$(date -u +%Y%m%dT%H%M%SZ); \
+	machine="$$(nproc) cores, $$(free -g | awk '/Mem:/ {print $$2}') GiB, $$(uname -srm), load $$(cut -d' ' -f1-3 /proc/loadavg)"; \
+	for mode in max rate; do \
+		rate=0; events=$(BENCH_EVENTS); \
+		if [ $$mode = rate ]; then rate=$(BENCH_RATE); events=$$(( $(BENCH_RATE) * 10 )); fi; \
+		out=bench/results/$$stamp-$$mode.json; \
+		echo "== bench $$mode: $$events events, rate $$rate"; \
+		$(BIN) bench --events $$events --rate $$rate --json | tee /dev/stderr | tail -n 1 \
+			| sed "s|}$$|,\"machine\":\"$$machine\",\"at\":\"$$stamp\"}|" > $$out; \
+		echo "   -> $$out"; \
+	done
