@@ -158,6 +158,14 @@ func (db *DB) CommitOrderBatch(ctx context.Context, b OrderBatch) (BatchResult, 
 
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
 		res = BatchResult{}
+		// The batch's results and its offset commit together or not at all,
+		// so a commit lost in a Postgres crash loses both, and the batch is
+		// read again from Kafka: exactly-once does not need the flush to
+		// disk before the commit returns, and the hot path's latency does
+		// not pay for it.
+		if _, err := tx.Exec(ctx, "SET LOCAL synchronous_commit TO off"); err != nil {
+			return fmt.Errorf("relax commit: %w", err)
+		}
 		var stored int64
 		var watermark *time.Time
 		err := tx.QueryRow(ctx, `
@@ -324,35 +332,28 @@ func insertOrders(ctx context.Context, tx pgx.Tx, b OrderBatch) (map[string]bool
 		return nil, fmt.Errorf("insert orders: %w", err)
 	}
 
-	var (
-		lEvent, lOrder, lProduct, lCategory []string
-		lTime                               []time.Time
-		lNo                                 []int32
-		lQty, lPrice                        []int64
-	)
+	// Lines are copied, not inserted: they belong to orders this
+	// transaction has just inserted, so none can exist already, and COPY is
+	// several times cheaper per row than INSERT for the hot path's largest
+	// table.
+	var lines [][]any
+	copied := make(map[string]bool, len(inserted))
 	for _, po := range b.Orders {
 		o := po.Order
-		if !inserted[o.EventID] {
-			continue
+		if !inserted[o.EventID] || copied[o.EventID] {
+			continue // a duplicate, or a repeat inside the batch
 		}
+		copied[o.EventID] = true
+		at := o.EventTime.UTC()
 		for j, l := range o.Lines {
-			lEvent = append(lEvent, o.EventID)
-			lTime = append(lTime, o.EventTime.UTC())
-			lNo = append(lNo, int32(j+1))
-			lOrder = append(lOrder, o.OrderID)
-			lProduct = append(lProduct, l.ProductID)
-			lCategory = append(lCategory, l.Category)
-			lQty = append(lQty, l.Quantity)
-			lPrice = append(lPrice, l.UnitPriceMinor)
+			lines = append(lines, []any{o.EventID, at, int32(j + 1), o.OrderID, l.ProductID, l.Category, l.Quantity, l.UnitPriceMinor})
 		}
 	}
-	if len(lEvent) > 0 {
-		if _, err := tx.Exec(ctx, `
-			INSERT INTO order_lines (event_id, event_time, line_no, order_id, product_id, category, quantity, unit_price_minor)
-			SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::int[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::bigint[])
-			ON CONFLICT DO NOTHING`,
-			lEvent, lTime, lNo, lOrder, lProduct, lCategory, lQty, lPrice); err != nil {
-			return nil, fmt.Errorf("insert order lines: %w", err)
+	if len(lines) > 0 {
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"order_lines"},
+			[]string{"event_id", "event_time", "line_no", "order_id", "product_id", "category", "quantity", "unit_price_minor"},
+			pgx.CopyFromRows(lines)); err != nil {
+			return nil, fmt.Errorf("copy order lines: %w", err)
 		}
 	}
 	return inserted, nil
