@@ -9,7 +9,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/shoppulse/shoppulse/api"
-	"github.com/shoppulse/shoppulse/events"
 	"github.com/shoppulse/shoppulse/store"
 	"github.com/shoppulse/shoppulse/streaming"
 )
@@ -41,7 +40,7 @@ func (a *app) apiConfig() api.Config {
 	c := a.cfg.API
 	return api.Config{
 		Brokers:             a.cfg.Kafka.Brokers,
-		Topics:              map[string]string{events.TopicOrders: a.cfg.Kafka.OrdersTopic},
+		Topics:              a.topicRenames(),
 		MaxBatchEvents:      c.MaxBatchEvents,
 		MaxBodyBytes:        c.MaxBodyBytes,
 		MaxInFlight:         c.MaxInFlight,

@@ -9,9 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/shoppulse/shoppulse/events"
 	"github.com/shoppulse/shoppulse/ingest"
-	"github.com/shoppulse/shoppulse/streaming"
 )
 
 func newGenerateCmd(a *app) *cobra.Command {
@@ -201,18 +199,10 @@ func describeRun(rc ingest.RunConfig, days int) string {
 // generateEvents makes sure every catalogue topic exists and runs src into
 // them, each event to its own topic (orders to the configured orders topic).
 func (a *app) generateEvents(ctx context.Context, src ingest.Source, rc ingest.RunConfig, progress io.Writer) (ingest.Stats, error) {
-	k := a.cfg.Kafka
-	specs := streaming.CatalogueTopics(k.Partitions, k.ReplicationFactor)
-	topicMap := map[string]string{}
-	if k.OrdersTopic != "" && k.OrdersTopic != events.TopicOrders {
-		// The configured orders topic is where the worker reads orders.
-		topicMap[events.TopicOrders] = k.OrdersTopic
-		specs = append(specs, streaming.TopicSpec{Name: k.OrdersTopic, Partitions: k.Partitions, ReplicationFactor: k.ReplicationFactor})
+	p, err := a.catalogueProducer(ctx)
+	if err != nil {
+		return ingest.Stats{}, err
 	}
-	if _, err := streaming.EnsureTopics(ctx, k.Brokers, specs...); err != nil {
-		return ingest.Stats{}, fmt.Errorf("kafka at %v (config kafka.brokers): %w", k.Brokers, err)
-	}
-	p := ingest.NewProducer(ingest.ProducerConfig{Brokers: k.Brokers, TopicMap: topicMap})
 	defer p.Close()
 	rc.Progress = progress
 	stats, err := ingest.Run(ctx, src, p, rc)

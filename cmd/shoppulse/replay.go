@@ -13,7 +13,6 @@ import (
 
 	"github.com/shoppulse/shoppulse/events"
 	"github.com/shoppulse/shoppulse/ingest"
-	"github.com/shoppulse/shoppulse/streaming"
 )
 
 // Replay formats.
@@ -117,18 +116,10 @@ func readReplayFiles(format string, files []string, loc *time.Location) ([]event
 // replay ensures the catalogue topics exist and produces evs, with a
 // progress bar on a terminal and plain progress lines otherwise.
 func (a *app) replay(ctx context.Context, evs []events.Event, rc ingest.RunConfig, progress io.Writer) (ingest.Stats, error) {
-	k := a.cfg.Kafka
-	specs := streaming.CatalogueTopics(k.Partitions, k.ReplicationFactor)
-	topicMap := map[string]string{}
-	if k.OrdersTopic != "" && k.OrdersTopic != events.TopicOrders {
-		// The configured orders topic is where the worker reads orders.
-		topicMap[events.TopicOrders] = k.OrdersTopic
-		specs = append(specs, streaming.TopicSpec{Name: k.OrdersTopic, Partitions: k.Partitions, ReplicationFactor: k.ReplicationFactor})
+	p, err := a.catalogueProducer(ctx)
+	if err != nil {
+		return ingest.Stats{}, err
 	}
-	if _, err := streaming.EnsureTopics(ctx, k.Brokers, specs...); err != nil {
-		return ingest.Stats{}, fmt.Errorf("kafka at %v (config kafka.brokers): %w", k.Brokers, err)
-	}
-	p := ingest.NewProducer(ingest.ProducerConfig{Brokers: k.Brokers, TopicMap: topicMap})
 	defer p.Close()
 
 	var pub ingest.Publisher = p

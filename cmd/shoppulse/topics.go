@@ -1,0 +1,37 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/shoppulse/shoppulse/events"
+	"github.com/shoppulse/shoppulse/ingest"
+	"github.com/shoppulse/shoppulse/streaming"
+)
+
+// topicRenames maps catalogue topics to the names the config gives them:
+// today the orders topic (kafka.orders_topic), which the worker consumes.
+func (a *app) topicRenames() map[string]string {
+	renames := map[string]string{}
+	if t := a.cfg.Kafka.OrdersTopic; t != "" && t != events.TopicOrders {
+		renames[events.TopicOrders] = t
+	}
+	return renames
+}
+
+// catalogueProducer makes sure every catalogue topic exists under its
+// configured name and returns a producer that routes each event to it.
+func (a *app) catalogueProducer(ctx context.Context) (*ingest.Producer, error) {
+	k := a.cfg.Kafka
+	renames := a.topicRenames()
+	specs := streaming.CatalogueTopics(k.Partitions, k.ReplicationFactor)
+	for i, s := range specs {
+		if t, ok := renames[s.Name]; ok {
+			specs[i].Name = t
+		}
+	}
+	if _, err := streaming.EnsureTopics(ctx, k.Brokers, specs...); err != nil {
+		return nil, fmt.Errorf("kafka at %v (config kafka.brokers): %w", k.Brokers, err)
+	}
+	return ingest.NewProducer(ingest.ProducerConfig{Brokers: k.Brokers, TopicMap: renames}), nil
+}
