@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"slices"
 	"strconv"
 	"time"
 
@@ -496,26 +495,9 @@ func (s *Shop) expDur(mean, lo, hi int64) int64 {
 	return min(max(d, lo), hi)
 }
 
-func (s *Shop) pickW(wts []int) int {
-	total := 0
-	for _, w := range wts {
-		total += w
-	}
-	x := s.rng.IntN(total)
-	for i, w := range wts {
-		if x < w {
-			return i
-		}
-		x -= w
-	}
-	return len(wts) - 1
-}
+func (s *Shop) pickW(wts []int) int { return pickWeighted(s.rng, wts) }
 
-func (s *Shop) pickCum(cum []uint64) int {
-	x := s.rng.Uint64N(cum[len(cum)-1])
-	i, _ := slices.BinarySearch(cum, x+1)
-	return i
-}
+func (s *Shop) pickCum(cum []uint64) int { return pickCumulative(s.rng, cum) }
 
 // ---- seasonality and arrivals ----
 

@@ -246,12 +246,20 @@ func (s *Simulator) buildCustomers(n int) {
 }
 
 // pick returns an index of wts with probability proportional to its weight.
-func (s *Simulator) pick(wts []int) int {
+func (s *Simulator) pick(wts []int) int { return pickWeighted(s.rng, wts) }
+
+// pickCum returns the index whose cumulative weight first exceeds a uniform
+// draw below the total.
+func (s *Simulator) pickCum(cum []uint64) int { return pickCumulative(s.rng, cum) }
+
+// pickWeighted returns an index of wts with probability proportional to its
+// weight. The simulators share it so their draws stay the same.
+func pickWeighted(rng *rand.Rand, wts []int) int {
 	total := 0
 	for _, w := range wts {
 		total += w
 	}
-	x := s.rng.IntN(total)
+	x := rng.IntN(total)
 	for i, w := range wts {
 		if x < w {
 			return i
@@ -261,10 +269,10 @@ func (s *Simulator) pick(wts []int) int {
 	return len(wts) - 1
 }
 
-// pickCum returns the index whose cumulative weight first exceeds a uniform
-// draw below the total.
-func (s *Simulator) pickCum(cum []uint64) int {
-	x := s.rng.Uint64N(cum[len(cum)-1])
+// pickCumulative returns the index whose cumulative weight first exceeds a
+// uniform draw below the total.
+func pickCumulative(rng *rand.Rand, cum []uint64) int {
+	x := rng.Uint64N(cum[len(cum)-1])
 	i, _ := slices.BinarySearch(cum, x+1)
 	return i
 }
