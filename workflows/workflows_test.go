@@ -191,3 +191,21 @@ func TestPartitionMaintenance_CreatesTodayAndAWeekAhead(t *testing.T) {
 	}
 	env.AssertExpectations(t)
 }
+
+func TestStreamSupervisor_ContinuesAsNewBeforeItsHistoryGrowsLarge(t *testing.T) {
+	env := newEnv(t)
+	env.OnActivity(activities.NameEnsureStream, mock.Anything, mock.Anything).Return(activities.EnsureStreamResult{Partitions: 2}, nil)
+	env.OnActivity(activities.NameConsumePartitions, mock.Anything, mock.Anything).After(time.Hour).Return(activities.ConsumeResult{}, nil)
+	in := SupervisorInput{Topic: "orders", Partitions: 2, Consumers: 2, MaxRun: time.Hour, HeartbeatTimeout: 20 * time.Second}
+	// After a few hours the history is past the limit: the next consumer to
+	// return drains the others and the supervisor continues as new.
+	env.RegisterDelayedCallback(func() { env.SetCurrentHistoryLength(historyLimit + 1) }, 3*time.Hour+time.Minute)
+	env.ExecuteWorkflow(NameStreamSupervisor, in)
+	var can *workflow.ContinueAsNewError
+	if err := env.GetWorkflowError(); !errors.As(err, &can) {
+		t.Fatalf("want continue-as-new once the history is long, got %v", err)
+	}
+	if can.WorkflowType.Name != NameStreamSupervisor {
+		t.Fatalf("continued as %s", can.WorkflowType.Name)
+	}
+}
