@@ -8,4 +8,6 @@ const (
 	NameCheckWatermark    = "CheckWatermark"
 	NameRollupRevenueHour = "RollupRevenueHour"
 	NameEnsurePartitions  = "EnsurePartitions"
+	NamePendingAlerts     = "PendingAlerts"
+	NameDeliverAlert      = "DeliverAlert"
 )

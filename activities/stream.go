@@ -27,6 +27,19 @@ type Stream struct {
 	// partitions.
 	Base              streaming.Config
 	ReplicationFactor int
+	// InventoryTopic is consumed into stock levels and stock alerts; every
+	// other topic is consumed as orders.
+	InventoryTopic string
+	// DefaultReorderPoint applies where reorder_points has no row.
+	DefaultReorderPoint int64
+}
+
+// sink picks the sink of a topic's kind.
+func (a *Stream) sink(topic string) streaming.Sink {
+	if a.InventoryTopic != "" && topic == a.InventoryTopic {
+		return streaming.InventorySink{DB: a.DB, DefaultReorderPoint: a.DefaultReorderPoint}
+	}
+	return streaming.OrderSink{DB: a.DB}
 }
 
 // EnsureStreamInput names the topic to prepare.
@@ -84,7 +97,7 @@ func (a *Stream) ConsumePartitions(ctx context.Context, in ConsumeInput) (Consum
 	cfg.Topic = in.Topic
 	cfg.Partitions = in.Partitions
 	cfg.Owner = fmt.Sprintf("%s/%s#%d", info.WorkflowExecution.ID, info.ActivityID, info.Attempt)
-	c, err := streaming.NewConsumer(cfg, a.DB, a.Metrics, a.Log)
+	c, err := streaming.NewSinkConsumer(cfg, a.DB, a.sink(in.Topic), a.Metrics, a.Log)
 	if err != nil {
 		return ConsumeResult{}, temporal.NewNonRetryableApplicationError(err.Error(), "InvalidInput", err)
 	}

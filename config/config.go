@@ -20,6 +20,7 @@ type Config struct {
 	Metrics   Metrics    `mapstructure:"metrics"`
 	API       API        `mapstructure:"api"`
 	Generate  Generate   `mapstructure:"generate"`
+	Alerts    Alerts     `mapstructure:"alerts"`
 	Schedules []Schedule `mapstructure:"schedules"`
 	Dev       Dev        `mapstructure:"dev"`
 	Log       Log        `mapstructure:"log"`
@@ -37,6 +38,8 @@ type Kafka struct {
 	Brokers []string `mapstructure:"brokers"`
 	// OrdersTopic carries order events.
 	OrdersTopic string `mapstructure:"orders_topic"`
+	// InventoryTopic carries stock movements (stock levels and their alerts).
+	InventoryTopic string `mapstructure:"inventory_topic"`
 	// DLQTopic receives events that failed validation, with their reason.
 	DLQTopic string `mapstructure:"dlq_topic"`
 	// Partitions is the partition count used when ShopPulse creates a topic.
@@ -67,7 +70,30 @@ type Stream struct {
 	// MaxRun is how long one consumer activity runs before it returns and the
 	// supervisor starts a fresh one (keeps histories short, picks up new config).
 	MaxRun time.Duration `mapstructure:"max_run"`
+	// DefaultReorderPoint is the reorder point of a product and warehouse
+	// without a row in reorder_points: stock at or below it raises a
+	// low-stock alert.
+	DefaultReorderPoint int64 `mapstructure:"default_reorder_point"`
 }
+
+// Alerts is where the alert notifier delivers new alerts.
+type Alerts struct {
+	// Webhooks each receive every new alert as a signed JSON POST.
+	Webhooks []Webhook `mapstructure:"webhooks"`
+	// Timeout bounds one POST.
+	Timeout time.Duration `mapstructure:"timeout"`
+}
+
+// Webhook is one alert receiver.
+type Webhook struct {
+	URL string `mapstructure:"url"`
+	// Secret keys the HMAC-SHA256 signature of each body (header
+	// X-ShopPulse-Signature: sha256=<hex>). Never logged.
+	Secret string `mapstructure:"secret"`
+}
+
+// String names the webhook without its secret.
+func (w Webhook) String() string { return redactURL(w.URL) }
 
 // Metrics is the Prometheus endpoint of a process.
 type Metrics struct {
@@ -148,6 +174,7 @@ func Default() Config {
 		Kafka: Kafka{
 			Brokers:           []string{"127.0.0.1:59092"},
 			OrdersTopic:       "shop.orders.v1",
+			InventoryTopic:    "shop.inventory.v1",
 			DLQTopic:          "shop.dlq.v1",
 			Partitions:        6,
 			ReplicationFactor: 1,
@@ -163,7 +190,10 @@ func Default() Config {
 			BatchWait:        200 * time.Millisecond,
 			HeartbeatTimeout: 20 * time.Second,
 			MaxRun:           time.Hour,
+
+			DefaultReorderPoint: 10,
 		},
+		Alerts:  Alerts{Timeout: 10 * time.Second},
 		Metrics: Metrics{Addr: "127.0.0.1:9464"},
 		API: API{
 			Addr:              "127.0.0.1:8080",
@@ -190,6 +220,11 @@ func Default() Config {
 			Cron:     "15 0 * * *",
 			Workflow: "PartitionMaintenance",
 			Note:     "create the fact tables' daily partitions a week ahead",
+		}, {
+			ID:       "shoppulse-alerts-notify",
+			Cron:     "* * * * *",
+			Workflow: "AlertNotifier",
+			Note:     "deliver new alerts to the configured webhooks",
 		}},
 		Dev: Dev{DataDir: ".data", CacheDir: "~/.cache/shoppulse"},
 		Log: Log{Level: "info", Format: "text"},
@@ -230,6 +265,9 @@ func (c Config) Validate() error {
 	if c.Kafka.OrdersTopic == "" {
 		bad("kafka.orders_topic", "a topic name", `""`)
 	}
+	if c.Kafka.InventoryTopic == "" || c.Kafka.InventoryTopic == c.Kafka.OrdersTopic {
+		bad("kafka.inventory_topic", "a topic name other than kafka.orders_topic", c.Kafka.InventoryTopic)
+	}
 	if c.Kafka.DLQTopic == "" {
 		bad("kafka.dlq_topic", "a topic name", `""`)
 	}
@@ -262,6 +300,20 @@ func (c Config) Validate() error {
 	}
 	if c.Stream.MaxRun < time.Minute {
 		bad("stream.max_run", "a duration of at least 1m", c.Stream.MaxRun)
+	}
+	if c.Stream.DefaultReorderPoint < 0 {
+		bad("stream.default_reorder_point", "0 or more units", c.Stream.DefaultReorderPoint)
+	}
+	for i, w := range c.Alerts.Webhooks {
+		if u, err := url.Parse(w.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad(fmt.Sprintf("alerts.webhooks[%d].url", i), "an http:// or https:// URL", w.String())
+		}
+		if w.Secret == "" {
+			bad(fmt.Sprintf("alerts.webhooks[%d].secret", i), "a secret to sign the bodies with", `""`)
+		}
+	}
+	if c.Alerts.Timeout <= 0 {
+		bad("alerts.timeout", "a positive duration", c.Alerts.Timeout)
 	}
 	if !strings.Contains(c.API.Addr, ":") {
 		bad("api.addr", "host:port", c.API.Addr)

@@ -40,6 +40,7 @@ type harness struct {
 	topic    string
 	temporal client.Client
 	queue    string
+	invTopic string // the worker's kafka.inventory_topic
 }
 
 func newHarness(t *testing.T) *harness {
@@ -48,6 +49,7 @@ func newHarness(t *testing.T) *harness {
 	s := testenv.DB(t)
 	topic := testenv.Name("e2e.orders")
 	dlq := testenv.Name("e2e.dlq")
+	inventory := testenv.Name("e2e.inventory")
 	queue := testenv.Name("e2e")
 
 	bin := filepath.Join(t.TempDir(), "shoppulse")
@@ -61,12 +63,13 @@ func newHarness(t *testing.T) *harness {
 		t.Fatalf("dial temporal: %v", err)
 	}
 	h := &harness{
-		t: t, bin: bin, schema: s, brokers: brokers, topic: topic, temporal: tc, queue: queue,
+		t: t, bin: bin, schema: s, brokers: brokers, topic: topic, invTopic: inventory, temporal: tc, queue: queue,
 		env: append(os.Environ(),
 			"SHOPPULSE_DATABASE_URL="+s.URL,
 			"SHOPPULSE_KAFKA_BROKERS="+strings.Join(brokers, ","),
 			"SHOPPULSE_KAFKA_ORDERS_TOPIC="+topic,
 			"SHOPPULSE_KAFKA_DLQ_TOPIC="+dlq,
+			"SHOPPULSE_KAFKA_INVENTORY_TOPIC="+inventory,
 			fmt.Sprintf("SHOPPULSE_KAFKA_PARTITIONS=%d", partitions),
 			"SHOPPULSE_TEMPORAL_ADDRESS="+addr,
 			"SHOPPULSE_TEMPORAL_TASK_QUEUE="+queue,
@@ -80,11 +83,13 @@ func newHarness(t *testing.T) *harness {
 	}
 	t.Cleanup(func() {
 		_ = tc.TerminateWorkflow(context.Background(), workflows.SupervisorWorkflowID(topic), "", "test over")
+		_ = tc.TerminateWorkflow(context.Background(), workflows.SupervisorWorkflowID(inventory), "", "test over")
 		tc.Close()
 	})
 	if _, err := streaming.EnsureTopics(testenv.Context(t, time.Minute), brokers,
 		streaming.TopicSpec{Name: topic, Partitions: partitions, ReplicationFactor: 1},
-		streaming.TopicSpec{Name: dlq, Partitions: 1, ReplicationFactor: 1}); err != nil {
+		streaming.TopicSpec{Name: dlq, Partitions: 1, ReplicationFactor: 1},
+		streaming.TopicSpec{Name: inventory, Partitions: partitions, ReplicationFactor: 1}); err != nil {
 		t.Fatal(err)
 	}
 	return h

@@ -71,6 +71,7 @@ type Progress struct {
 type Consumer struct {
 	cfg     Config
 	db      *store.DB
+	sink    Sink
 	metrics *Metrics
 	log     *slog.Logger
 	now     func() time.Time
@@ -81,8 +82,18 @@ type Consumer struct {
 	onCommit func(Commit)
 }
 
-// NewConsumer returns a consumer; Run starts it. metrics may be nil.
+// NewConsumer returns a consumer of an orders topic; Run starts it. metrics
+// may be nil.
 func NewConsumer(cfg Config, db *store.DB, metrics *Metrics, log *slog.Logger) (*Consumer, error) {
+	return NewSinkConsumer(cfg, db, OrderSink{DB: db}, metrics, log)
+}
+
+// NewSinkConsumer returns a consumer whose batches the sink builds and
+// commits; Run starts it. db holds the stored offsets. metrics may be nil.
+func NewSinkConsumer(cfg Config, db *store.DB, sink Sink, metrics *Metrics, log *slog.Logger) (*Consumer, error) {
+	if sink == nil {
+		return nil, errors.New("streaming: no sink")
+	}
 	if cfg.IdleCheck <= 0 {
 		cfg.IdleCheck = time.Second
 	}
@@ -95,6 +106,7 @@ func NewConsumer(cfg Config, db *store.DB, metrics *Metrics, log *slog.Logger) (
 	return &Consumer{
 		cfg:      cfg,
 		db:       db,
+		sink:     sink,
 		metrics:  metrics,
 		log:      log.With("topic", cfg.Topic),
 		now:      time.Now,
@@ -114,7 +126,8 @@ type Commit struct {
 	Progress Progress
 	// At is when the transaction committed.
 	At time.Time
-	// Batch is what was committed; the callee must not keep or change it.
+	// Batch is what was committed when the topic carries orders (nil for
+	// other topic kinds); the callee must not keep or change it.
 	Batch *store.OrderBatch
 	// Result is what the commit changed.
 	Result store.BatchResult
@@ -211,17 +224,17 @@ func (c *Consumer) runPartition(ctx context.Context, partition int) error {
 			return fmt.Errorf("fetch %s/%d: got offset %d, expected %d or later", c.cfg.Topic, partition, first, next)
 		}
 
-		batch := c.buildBatch(partition, next, msgs)
-		lag = msgs[len(msgs)-1].HighWaterMark - batch.End
-		batch.CaughtUp = lag == 0
-		if err := c.publishDeadLetters(ctx, partition, batch.DeadLetters); err != nil {
+		batch, meta := c.buildBatch(partition, next, msgs)
+		lag = msgs[len(msgs)-1].HighWaterMark - meta.End
+		meta.CaughtUp = lag == 0
+		if err := c.publishDeadLetters(ctx, partition, meta.DeadLetters); err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
 			return err
 		}
 		began := time.Now()
-		res, err := c.db.CommitOrderBatch(ctx, batch)
+		res, err := batch.Commit(ctx, meta)
 		if err != nil {
 			if errors.Is(err, store.ErrFenced) {
 				c.metrics.fenced.WithLabelValues(c.cfg.Topic).Inc()
@@ -235,13 +248,17 @@ func (c *Consumer) runPartition(ctx context.Context, partition int) error {
 		}
 		committed := time.Now()
 		c.observe(partition, batch, res, lag, committed.Sub(began), committed)
-		next = batch.End
+		next = meta.End
 		pr := Progress{Partition: partition, NextOffset: next, Lag: lag, Watermark: res.Watermark}
 		c.mu.Lock()
 		c.progress[partition] = pr
 		c.mu.Unlock()
 		if c.onCommit != nil {
-			c.onCommit(Commit{Progress: pr, At: committed, Batch: &batch, Result: res})
+			cm := Commit{Progress: pr, At: committed, Result: res}
+			if ob, ok := batch.(*orderBatch); ok {
+				cm.Batch = &ob.b
+			}
+			c.onCommit(cm)
 		}
 	}
 }
@@ -276,34 +293,30 @@ func (c *Consumer) fetchBatch(ctx context.Context, r *kafka.Reader) ([]kafka.Mes
 	return msgs, nil
 }
 
-// buildBatch decodes the messages: each becomes an order or a dead letter.
-func (c *Consumer) buildBatch(partition int, start int64, msgs []kafka.Message) store.OrderBatch {
-	b := store.OrderBatch{
+// buildBatch decodes the messages: the sink's batch takes each valid event
+// that belongs on its topic kind, and the others become dead letters.
+func (c *Consumer) buildBatch(partition int, start int64, msgs []kafka.Message) (Batch, store.BatchMeta) {
+	meta := store.BatchMeta{
 		Topic:     c.cfg.Topic,
 		Partition: partition,
 		Start:     start,
 		End:       msgs[len(msgs)-1].Offset + 1,
 		Owner:     c.cfg.Owner,
-		Orders:    make([]store.PositionedOrder, 0, len(msgs)),
 	}
+	b := c.sink.NewBatch(len(msgs))
 	now := c.now()
 	for _, m := range msgs {
 		ev, err := events.Decode(m.Value, now)
 		if err != nil {
-			b.DeadLetters = append(b.DeadLetters, store.DeadLetter{Offset: m.Offset, Reason: err.Error(), Key: m.Key, Payload: m.Value})
+			meta.DeadLetters = append(meta.DeadLetters, store.DeadLetter{Offset: m.Offset, Reason: err.Error(), Key: m.Key, Payload: m.Value})
 			continue
 		}
-		switch e := ev.(type) {
-		case *events.OrderPlaced:
-			b.Orders = append(b.Orders, store.PositionedOrder{Order: *e, Offset: m.Offset})
-		case *events.OrderCancelled:
-			b.Cancellations = append(b.Cancellations, store.PositionedCancellation{Cancellation: *e, Offset: m.Offset})
-		default:
+		if !b.Add(ev, m.Offset) {
 			reason := fmt.Sprintf("event type %q does not belong on topic %s (it goes to %s)", ev.Head().Type, c.cfg.Topic, ev.Topic())
-			b.DeadLetters = append(b.DeadLetters, store.DeadLetter{Offset: m.Offset, Reason: reason, Key: m.Key, Payload: m.Value})
+			meta.DeadLetters = append(meta.DeadLetters, store.DeadLetter{Offset: m.Offset, Reason: reason, Key: m.Key, Payload: m.Value})
 		}
 	}
-	return b
+	return b, meta
 }
 
 // publishDeadLetters copies invalid events to the DLQ topic with their origin
@@ -333,7 +346,7 @@ func (c *Consumer) publishDeadLetters(ctx context.Context, partition int, dls []
 	return nil
 }
 
-func (c *Consumer) observe(partition int, b store.OrderBatch, res store.BatchResult, lag int64, took time.Duration, committed time.Time) {
+func (c *Consumer) observe(partition int, b Batch, res store.BatchResult, lag int64, took time.Duration, committed time.Time) {
 	t := c.cfg.Topic
 	m := c.metrics
 	m.events.WithLabelValues(t, "applied").Add(float64(res.Applied))
@@ -344,7 +357,5 @@ func (c *Consumer) observe(partition int, b store.OrderBatch, res store.BatchRes
 	m.commitSeconds.WithLabelValues(t).Observe(took.Seconds())
 	m.lag.WithLabelValues(t, strconv.Itoa(partition)).Set(float64(lag))
 	e2e := m.endToEnd.WithLabelValues(t)
-	for _, o := range b.Orders {
-		e2e.Observe(committed.Sub(o.Order.EventTime).Seconds())
-	}
+	b.EventTimes(func(at time.Time) { e2e.Observe(committed.Sub(at).Seconds()) })
 }

@@ -23,6 +23,7 @@ type Deps struct {
 	Stream     *activities.Stream
 	Rollup     *activities.Rollup
 	Partitions *activities.Partitions
+	Alerts     *activities.Alerts
 }
 
 // Register registers every workflow and activity under its stable name.
@@ -30,12 +31,15 @@ func Register(r worker.Registry, d Deps) {
 	r.RegisterWorkflowWithOptions(workflows.StreamSupervisor, workflow.RegisterOptions{Name: workflows.NameStreamSupervisor})
 	r.RegisterWorkflowWithOptions(workflows.RevenueRollupHourly, workflow.RegisterOptions{Name: workflows.NameRevenueRollupHourly})
 	r.RegisterWorkflowWithOptions(workflows.PartitionMaintenance, workflow.RegisterOptions{Name: workflows.NamePartitionMaintenance})
+	r.RegisterWorkflowWithOptions(workflows.AlertNotifier, workflow.RegisterOptions{Name: workflows.NameAlertNotifier})
 
 	r.RegisterActivityWithOptions(d.Stream.EnsureStream, activity.RegisterOptions{Name: activities.NameEnsureStream})
 	r.RegisterActivityWithOptions(d.Stream.ConsumePartitions, activity.RegisterOptions{Name: activities.NameConsumePartitions})
 	r.RegisterActivityWithOptions(d.Rollup.CheckWatermark, activity.RegisterOptions{Name: activities.NameCheckWatermark})
 	r.RegisterActivityWithOptions(d.Rollup.RollupRevenueHour, activity.RegisterOptions{Name: activities.NameRollupRevenueHour})
 	r.RegisterActivityWithOptions(d.Partitions.EnsurePartitions, activity.RegisterOptions{Name: activities.NameEnsurePartitions})
+	r.RegisterActivityWithOptions(d.Alerts.PendingAlerts, activity.RegisterOptions{Name: activities.NamePendingAlerts})
+	r.RegisterActivityWithOptions(d.Alerts.DeliverAlert, activity.RegisterOptions{Name: activities.NameDeliverAlert})
 }
 
 // Run runs a worker on the task queue until ctx is cancelled, then stops it,

@@ -182,12 +182,17 @@ func newConfigCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{Use: "config", Short: "Inspect the configuration"}
 	cmd.AddCommand(&cobra.Command{
 		Use:   "show",
-		Short: "Print the effective configuration (passwords redacted) as JSON",
+		Short: "Print the effective configuration (passwords and webhook secrets redacted) as JSON",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c := a.cfg
 			if u, err := url.Parse(c.Database.URL); err == nil {
 				c.Database.URL = u.Redacted()
 			}
+			hooks := make([]config.Webhook, len(c.Alerts.Webhooks))
+			for i, w := range c.Alerts.Webhooks {
+				hooks[i] = config.Webhook{URL: w.String(), Secret: "xxxxx"}
+			}
+			c.Alerts.Webhooks = hooks
 			enc := json.NewEncoder(cmd.OutOrStdout())
 			enc.SetIndent("", "  ")
 			return enc.Encode(c)

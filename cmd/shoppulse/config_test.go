@@ -121,3 +121,25 @@ func TestConfig_ExampleFileLoadsAndEqualsDefaults(t *testing.T) {
 		t.Fatalf("config.example.yaml drifted from the defaults:\n%+v\n%+v", ga, gb)
 	}
 }
+
+func TestConfig_AlertWebhooksFromTheFileSecretsNeverShown(t *testing.T) {
+	file := writeFile(t, "alerts:\n  webhooks:\n    - url: https://hook:pw@hooks.example.com/a\n      secret: s3cret-value\n")
+	a := &app{}
+	root := buildRootCmd(a)
+	root.SetArgs([]string{"config", "show", "--config", file})
+	out := new(strings.Builder)
+	root.SetOut(out)
+	if err := root.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	if hooks := a.cfg.Alerts.Webhooks; len(hooks) != 1 || hooks[0].Secret != "s3cret-value" || hooks[0].URL != "https://hook:pw@hooks.example.com/a" {
+		t.Fatalf("webhooks %+v", hooks)
+	}
+	if strings.Contains(out.String(), "s3cret-value") || strings.Contains(out.String(), ":pw@") {
+		t.Fatalf("config show prints a secret:\n%s", out)
+	}
+	_, err := run(t, "--config", writeFile(t, "alerts:\n  webhooks:\n    - url: ftp://x\n      secret: s3cret-value\n    - url: https://ok\n"))
+	if err == nil || !strings.Contains(err.Error(), "alerts.webhooks[0].url") || !strings.Contains(err.Error(), "alerts.webhooks[1].secret") || strings.Contains(err.Error(), "s3cret") {
+		t.Fatalf("want errors naming both keys and no secret, got %v", err)
+	}
+}

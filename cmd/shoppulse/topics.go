@@ -10,11 +10,15 @@ import (
 )
 
 // topicRenames maps catalogue topics to the names the config gives them:
-// today the orders topic (kafka.orders_topic), which the worker consumes.
+// the topics the worker consumes, orders (kafka.orders_topic) and inventory
+// (kafka.inventory_topic).
 func (a *app) topicRenames() map[string]string {
 	renames := map[string]string{}
 	if t := a.cfg.Kafka.OrdersTopic; t != "" && t != events.TopicOrders {
 		renames[events.TopicOrders] = t
+	}
+	if t := a.cfg.Kafka.InventoryTopic; t != "" && t != events.TopicInventory {
+		renames[events.TopicInventory] = t
 	}
 	return renames
 }

@@ -73,10 +73,19 @@ func (a *app) runWorker(ctx context.Context, startSupervisor bool) error {
 				BatchSize: cfg.Stream.BatchSize,
 				BatchWait: cfg.Stream.BatchWait,
 			},
-			ReplicationFactor: cfg.Kafka.ReplicationFactor,
+			ReplicationFactor:   cfg.Kafka.ReplicationFactor,
+			InventoryTopic:      cfg.Kafka.InventoryTopic,
+			DefaultReorderPoint: cfg.Stream.DefaultReorderPoint,
 		},
 		Rollup:     &activities.Rollup{DB: db},
 		Partitions: &activities.Partitions{DB: db},
+		Alerts: &activities.Alerts{
+			DB:     db,
+			Client: &http.Client{Timeout: cfg.Alerts.Timeout},
+		},
+	}
+	for _, w := range cfg.Alerts.Webhooks {
+		deps.Alerts.Webhooks = append(deps.Alerts.Webhooks, activities.Webhook{URL: w.URL, Secret: w.Secret})
 	}
 
 	g, ctx := errgroup.WithContext(ctx)
@@ -102,18 +111,22 @@ func (a *app) runWorker(ctx context.Context, startSupervisor bool) error {
 	}
 	g.Go(func() error { return workers.Run(ctx, tc, cfg.Temporal.TaskQueue, deps) })
 	if startSupervisor {
-		run, err := workers.StartSupervisor(ctx, tc, cfg.Temporal.TaskQueue, a.supervisorInput())
-		if err != nil {
-			return err
+		for _, topic := range []string{cfg.Kafka.OrdersTopic, cfg.Kafka.InventoryTopic} {
+			run, err := workers.StartSupervisor(ctx, tc, cfg.Temporal.TaskQueue, a.supervisorInput(topic))
+			if err != nil {
+				return err
+			}
+			a.log.Info("stream supervisor running", "topic", topic, "workflow_id", run.GetID(), "run_id", run.GetRunID())
 		}
-		a.log.Info("stream supervisor running", "workflow_id", run.GetID(), "run_id", run.GetRunID())
 	}
 	return g.Wait()
 }
 
-func (a *app) supervisorInput() workflows.SupervisorInput {
+// supervisorInput is the supervisor of one topic; the consumer activity picks
+// the topic's sink (orders or inventory) by its name.
+func (a *app) supervisorInput(topic string) workflows.SupervisorInput {
 	return workflows.SupervisorInput{
-		Topic:            a.cfg.Kafka.OrdersTopic,
+		Topic:            topic,
 		Partitions:       a.cfg.Kafka.Partitions,
 		Consumers:        a.cfg.Stream.Consumers,
 		MaxRun:           a.cfg.Stream.MaxRun,

@@ -1,0 +1,122 @@
+package streaming
+
+import (
+	"context"
+	"time"
+
+	"github.com/shoppulse/shoppulse/events"
+	"github.com/shoppulse/shoppulse/store"
+)
+
+// Sink is what makes the consumer loop serve one kind of topic: it starts the
+// batches that take that kind's events and commit them. The loop itself
+// (fetching, decoding, dead letters, offsets, metrics) is the same for every
+// kind. A Sink is shared by the partitions of a Consumer, so NewBatch may be
+// called from several goroutines at once.
+type Sink interface {
+	// NewBatch starts an empty batch for about n messages.
+	NewBatch(n int) Batch
+}
+
+// Batch is one partition's micro-batch of one topic kind. It is used by one
+// goroutine: Add for each valid event in offset order, then Commit once.
+type Batch interface {
+	// Add takes a valid event at its offset. It returns false, keeping
+	// nothing, when the event does not belong on this kind of topic; the
+	// consumer then dead-letters it.
+	Add(ev events.Event, offset int64) bool
+	// Commit stores the batch's results and meta's dead letters and moves
+	// the partition's offset from meta.Start to meta.End, in one
+	// transaction. If the stored offset is not meta.Start it changes nothing
+	// and returns an error wrapping store.ErrFenced. It blocks until the
+	// transaction ends and honours ctx.
+	Commit(ctx context.Context, meta store.BatchMeta) (store.BatchResult, error)
+	// EventTimes calls f with the event time of every event added, for the
+	// end-to-end latency metric.
+	EventTimes(f func(time.Time))
+}
+
+// OrderSink commits order events (orders and cancellations) with
+// store.CommitOrderBatch.
+type OrderSink struct{ DB *store.DB }
+
+// NewBatch implements Sink.
+func (s OrderSink) NewBatch(n int) Batch {
+	return &orderBatch{db: s.DB, b: store.OrderBatch{Orders: make([]store.PositionedOrder, 0, n)}}
+}
+
+type orderBatch struct {
+	db *store.DB
+	b  store.OrderBatch
+}
+
+func (o *orderBatch) Add(ev events.Event, offset int64) bool {
+	switch e := ev.(type) {
+	case *events.OrderPlaced:
+		o.b.Orders = append(o.b.Orders, store.PositionedOrder{Order: *e, Offset: offset})
+	case *events.OrderCancelled:
+		o.b.Cancellations = append(o.b.Cancellations, store.PositionedCancellation{Cancellation: *e, Offset: offset})
+	default:
+		return false
+	}
+	return true
+}
+
+// setMeta copies the batch's place in the log into the order batch.
+func (o *orderBatch) setMeta(m store.BatchMeta) {
+	o.b.Topic, o.b.Partition, o.b.Start, o.b.End = m.Topic, m.Partition, m.Start, m.End
+	o.b.Owner, o.b.CaughtUp, o.b.DeadLetters = m.Owner, m.CaughtUp, m.DeadLetters
+}
+
+func (o *orderBatch) Commit(ctx context.Context, m store.BatchMeta) (store.BatchResult, error) {
+	o.setMeta(m)
+	return o.db.CommitOrderBatch(ctx, o.b)
+}
+
+func (o *orderBatch) EventTimes(f func(time.Time)) {
+	for _, po := range o.b.Orders {
+		f(po.Order.EventTime)
+	}
+}
+
+// InventorySink commits inventory movements with
+// store.CommitInventoryBatch: stock levels and their low-stock and stockout
+// alerts.
+type InventorySink struct {
+	DB *store.DB
+	// DefaultReorderPoint applies where reorder_points has no row.
+	DefaultReorderPoint int64
+}
+
+// NewBatch implements Sink.
+func (s InventorySink) NewBatch(n int) Batch {
+	return &inventoryBatch{db: s.DB, b: store.InventoryBatch{
+		Movements:           make([]store.PositionedMovement, 0, n),
+		DefaultReorderPoint: s.DefaultReorderPoint,
+	}}
+}
+
+type inventoryBatch struct {
+	db *store.DB
+	b  store.InventoryBatch
+}
+
+func (ib *inventoryBatch) Add(ev events.Event, offset int64) bool {
+	e, ok := ev.(*events.InventoryAdjusted)
+	if !ok {
+		return false
+	}
+	ib.b.Movements = append(ib.b.Movements, store.PositionedMovement{Movement: *e, Offset: offset})
+	return true
+}
+
+func (ib *inventoryBatch) Commit(ctx context.Context, m store.BatchMeta) (store.BatchResult, error) {
+	ib.b.BatchMeta = m
+	return ib.db.CommitInventoryBatch(ctx, ib.b)
+}
+
+func (ib *inventoryBatch) EventTimes(f func(time.Time)) {
+	for _, pm := range ib.b.Movements {
+		f(pm.Movement.EventTime)
+	}
+}
