@@ -144,129 +144,78 @@ func (db *DB) Offsets(ctx context.Context, topic string) ([]PartitionState, erro
 // one transaction. If the stored offset is not Start it changes nothing and
 // returns ErrFenced.
 func (db *DB) CommitOrderBatch(ctx context.Context, b OrderBatch) (BatchResult, error) {
-	var res BatchResult
 	if b.End < b.Start {
-		return res, fmt.Errorf("commit batch %s/%d: end %d before start %d", b.Topic, b.Partition, b.End, b.Start)
+		return BatchResult{}, fmt.Errorf("commit batch %s/%d: end %d before start %d", b.Topic, b.Partition, b.End, b.Start)
 	}
 	days := map[string]bool{}
 	for _, o := range b.Orders {
 		days[o.Order.EventTime.UTC().Format(time.DateOnly)] = true
 	}
 	if err := db.ensureDays(ctx, days); err != nil {
+		return BatchResult{}, err
+	}
+	meta := BatchMeta{Topic: b.Topic, Partition: b.Partition, Start: b.Start, End: b.End,
+		Owner: b.Owner, CaughtUp: b.CaughtUp, DeadLetters: b.DeadLetters}
+	return db.CommitBatch(ctx, meta, func(ctx context.Context, tx pgx.Tx, prev time.Time) (BatchResult, error) {
+		return applyOrders(ctx, tx, b, prev)
+	})
+}
+
+// applyOrders stores a batch's orders and cancellations, each event id once,
+// and adds their per-minute deltas, counting those late against prev, the
+// partition's watermark before the batch.
+func applyOrders(ctx context.Context, tx pgx.Tx, b OrderBatch, prev time.Time) (BatchResult, error) {
+	var res BatchResult
+	advance := func(t time.Time) {
+		if t.After(res.Watermark) {
+			res.Watermark = t.UTC()
+		}
+	}
+	inserted, err := insertOrders(ctx, tx, b)
+	if err != nil {
 		return res, err
 	}
-
-	err := db.inTx(ctx, func(tx pgx.Tx) error {
-		res = BatchResult{}
-		// The batch's results and its offset commit together or not at all,
-		// so a commit lost in a Postgres crash loses both, and the batch is
-		// read again from Kafka: exactly-once does not need the flush to
-		// disk before the commit returns, and the hot path's latency does
-		// not pay for it.
-		if _, err := tx.Exec(ctx, "SET LOCAL synchronous_commit TO off"); err != nil {
-			return fmt.Errorf("relax commit: %w", err)
+	deltas := map[minuteKey]*minuteDelta{}
+	for _, po := range b.Orders {
+		o := po.Order
+		if !inserted[o.EventID] {
+			res.Duplicates++
+			continue
 		}
-		var stored int64
-		var watermark *time.Time
-		err := tx.QueryRow(ctx, `
-			SELECT next_offset, watermark FROM stream_offsets
-			 WHERE topic = $1 AND partition = $2 FOR UPDATE`, b.Topic, b.Partition).Scan(&stored, &watermark)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return fmt.Errorf("partition %s/%d has no stored offset: %w", b.Topic, b.Partition, ErrFenced)
+		delete(inserted, o.EventID) // a repeat inside the batch counts once
+		res.Applied++
+		d := delta(deltas, o.EventTime, o.Currency)
+		d.orders++
+		d.units += o.Units()
+		d.revenue += o.TotalMinor
+		if isLateMinute(prev, o.EventTime) {
+			d.late++
+			res.Late++
 		}
-		if err != nil {
-			return fmt.Errorf("lock offset: %w", err)
-		}
-		if stored != b.Start {
-			return fmt.Errorf("partition %s/%d is at %d, batch starts at %d: %w", b.Topic, b.Partition, stored, b.Start, ErrFenced)
-		}
-		if watermark != nil {
-			res.Watermark = *watermark
-		}
-
-		inserted, err := insertOrders(ctx, tx, b)
-		if err != nil {
-			return err
-		}
-		prevWatermark := res.Watermark
-		isLate := func(t time.Time) bool {
-			return !prevWatermark.IsZero() && !t.UTC().Truncate(time.Minute).Add(time.Minute).After(prevWatermark)
-		}
-		advance := func(t time.Time) {
-			if t.After(res.Watermark) {
-				res.Watermark = t.UTC()
-			}
-		}
-		deltas := map[minuteKey]*minuteDelta{}
-		for _, po := range b.Orders {
-			o := po.Order
-			if !inserted[o.EventID] {
-				res.Duplicates++
-				continue
-			}
-			delete(inserted, o.EventID) // a repeat inside the batch counts once
-			res.Applied++
-			d := delta(deltas, o.EventTime, o.Currency)
-			d.orders++
-			d.units += o.Units()
-			d.revenue += o.TotalMinor
-			if isLate(o.EventTime) {
-				d.late++
-				res.Late++
-			}
-			advance(o.EventTime)
-		}
-		cancelled, err := insertCancellations(ctx, tx, b)
-		if err != nil {
-			return err
-		}
-		for _, pc := range b.Cancellations {
-			c := pc.Cancellation
-			if !cancelled[c.EventID] {
-				res.Duplicates++
-				continue
-			}
-			delete(cancelled, c.EventID)
-			res.Applied++
-			d := delta(deltas, c.EventTime, c.Currency)
-			d.cancellations++
-			d.cancelled += c.AmountMinor
-			if isLate(c.EventTime) {
-				d.late++
-				res.Late++
-			}
-			advance(c.EventTime)
-		}
-		if err := upsertMinutes(ctx, tx, deltas); err != nil {
-			return err
-		}
-		if err := insertDeadLetters(ctx, tx, b); err != nil {
-			return err
-		}
-		res.DeadLetters = len(b.DeadLetters)
-
-		var wm *time.Time
-		if !res.Watermark.IsZero() {
-			wm = &res.Watermark
-		}
-		tag, err := tx.Exec(ctx, `
-			UPDATE stream_offsets
-			   SET next_offset = $3, watermark = $4, owner = $5, updated_at = now(),
-			       caught_up_at = CASE WHEN $6 THEN now() ELSE caught_up_at END
-			 WHERE topic = $1 AND partition = $2 AND next_offset = $7`,
-			b.Topic, b.Partition, b.End, wm, b.Owner, b.CaughtUp, b.Start)
-		if err != nil {
-			return fmt.Errorf("move offset: %w", err)
-		}
-		if tag.RowsAffected() != 1 {
-			return fmt.Errorf("partition %s/%d moved during the batch: %w", b.Topic, b.Partition, ErrFenced)
-		}
-		return nil
-	})
-	if err != nil {
-		return BatchResult{}, fmt.Errorf("commit batch %s/%d [%d,%d): %w", b.Topic, b.Partition, b.Start, b.End, err)
+		advance(o.EventTime)
 	}
-	return res, nil
+	cancelled, err := insertCancellations(ctx, tx, b)
+	if err != nil {
+		return res, err
+	}
+	for _, pc := range b.Cancellations {
+		c := pc.Cancellation
+		if !cancelled[c.EventID] {
+			res.Duplicates++
+			continue
+		}
+		delete(cancelled, c.EventID)
+		res.Applied++
+		d := delta(deltas, c.EventTime, c.Currency)
+		d.cancellations++
+		d.cancelled += c.AmountMinor
+		if isLateMinute(prev, c.EventTime) {
+			d.late++
+			res.Late++
+		}
+		advance(c.EventTime)
+	}
+	return res, upsertMinutes(ctx, tx, deltas)
 }
 
 // MarkCaughtUp records that the owner found the partition fully consumed at
@@ -440,24 +389,4 @@ func insertCancellations(ctx context.Context, tx pgx.Tx, b OrderBatch) (map[stri
 		inserted[id] = true
 	}
 	return inserted, nil
-}
-
-func insertDeadLetters(ctx context.Context, tx pgx.Tx, b OrderBatch) error {
-	if len(b.DeadLetters) == 0 {
-		return nil
-	}
-	n := len(b.DeadLetters)
-	offsets, reasons := make([]int64, n), make([]string, n)
-	keys, payloads := make([][]byte, n), make([][]byte, n)
-	for i, d := range b.DeadLetters {
-		offsets[i], reasons[i], keys[i], payloads[i] = d.Offset, d.Reason, d.Key, d.Payload
-	}
-	_, err := tx.Exec(ctx, `
-		INSERT INTO dead_letters (topic, partition, kafka_offset, reason, key, payload)
-		SELECT $1, $2, u.* FROM unnest($3::bigint[], $4::text[], $5::bytea[], $6::bytea[]) AS u
-		ON CONFLICT DO NOTHING`, b.Topic, b.Partition, offsets, reasons, keys, payloads)
-	if err != nil {
-		return fmt.Errorf("insert dead letters: %w", err)
-	}
-	return nil
 }
