@@ -27,9 +27,13 @@ type Stream struct {
 	// partitions.
 	Base              streaming.Config
 	ReplicationFactor int
-	// InventoryTopic is consumed into stock levels and stock alerts; every
-	// other topic is consumed as orders.
-	InventoryTopic string
+	// InventoryTopic is consumed into stock levels and stock alerts, and
+	// ClickstreamTopic into traffic and sessions; every other topic is
+	// consumed as orders.
+	InventoryTopic   string
+	ClickstreamTopic string
+	// SessionGap ends a session (zero: store.DefaultSessionGap).
+	SessionGap time.Duration
 	// DefaultReorderPoint applies where reorder_points has no row.
 	DefaultReorderPoint int64
 }
@@ -38,6 +42,9 @@ type Stream struct {
 func (a *Stream) sink(topic string) streaming.Sink {
 	if a.InventoryTopic != "" && topic == a.InventoryTopic {
 		return streaming.InventorySink{DB: a.DB, DefaultReorderPoint: a.DefaultReorderPoint}
+	}
+	if a.ClickstreamTopic != "" && topic == a.ClickstreamTopic {
+		return streaming.ClickstreamSink{DB: a.DB, SessionGap: a.SessionGap}
 	}
 	return streaming.OrderSink{DB: a.DB}
 }

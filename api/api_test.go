@@ -52,6 +52,13 @@ func newTestAPI(t testing.TB, cfg Config) *testAPI {
 	if _, err := streaming.EnsureTopics(ctx, brokers, specs...); err != nil {
 		t.Fatalf("ensure topics: %v", err)
 	}
+	// A new topic's partitions may still be taking up their leaders: wait
+	// until each answers, so the first produce does not meet "not leader".
+	for _, spec := range specs {
+		if _, err := streaming.EndOffsets(ctx, brokers, spec.Name, spec.Partitions); err != nil {
+			t.Fatalf("topic %s not ready: %v", spec.Name, err)
+		}
+	}
 	if cfg.Brokers == nil {
 		cfg.Brokers = brokers
 	}

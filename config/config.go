@@ -40,6 +40,8 @@ type Kafka struct {
 	OrdersTopic string `mapstructure:"orders_topic"`
 	// InventoryTopic carries stock movements (stock levels and their alerts).
 	InventoryTopic string `mapstructure:"inventory_topic"`
+	// ClickstreamTopic carries clickstream events (traffic, sessions, funnel).
+	ClickstreamTopic string `mapstructure:"clickstream_topic"`
 	// DLQTopic receives events that failed validation, with their reason.
 	DLQTopic string `mapstructure:"dlq_topic"`
 	// Partitions is the partition count used when ShopPulse creates a topic.
@@ -74,6 +76,9 @@ type Stream struct {
 	// without a row in reorder_points: stock at or below it raises a
 	// low-stock alert.
 	DefaultReorderPoint int64 `mapstructure:"default_reorder_point"`
+	// SessionGap ends a session: a session id's events more than this apart
+	// in event time belong to different sessions.
+	SessionGap time.Duration `mapstructure:"session_gap"`
 }
 
 // Alerts is where the alert notifier delivers new alerts.
@@ -175,6 +180,7 @@ func Default() Config {
 			Brokers:           []string{"127.0.0.1:59092"},
 			OrdersTopic:       "shop.orders.v1",
 			InventoryTopic:    "shop.inventory.v1",
+			ClickstreamTopic:  "shop.clickstream.v1",
 			DLQTopic:          "shop.dlq.v1",
 			Partitions:        6,
 			ReplicationFactor: 1,
@@ -192,6 +198,7 @@ func Default() Config {
 			MaxRun:           time.Hour,
 
 			DefaultReorderPoint: 10,
+			SessionGap:          30 * time.Minute,
 		},
 		Alerts:  Alerts{Timeout: 10 * time.Second},
 		Metrics: Metrics{Addr: "127.0.0.1:9464"},
@@ -268,6 +275,9 @@ func (c Config) Validate() error {
 	if c.Kafka.InventoryTopic == "" || c.Kafka.InventoryTopic == c.Kafka.OrdersTopic {
 		bad("kafka.inventory_topic", "a topic name other than kafka.orders_topic", c.Kafka.InventoryTopic)
 	}
+	if t := c.Kafka.ClickstreamTopic; t == "" || t == c.Kafka.OrdersTopic || t == c.Kafka.InventoryTopic {
+		bad("kafka.clickstream_topic", "a topic name other than kafka.orders_topic and kafka.inventory_topic", t)
+	}
 	if c.Kafka.DLQTopic == "" {
 		bad("kafka.dlq_topic", "a topic name", `""`)
 	}
@@ -303,6 +313,9 @@ func (c Config) Validate() error {
 	}
 	if c.Stream.DefaultReorderPoint < 0 {
 		bad("stream.default_reorder_point", "0 or more units", c.Stream.DefaultReorderPoint)
+	}
+	if c.Stream.SessionGap < time.Second {
+		bad("stream.session_gap", "a duration of at least 1s, such as 30m", c.Stream.SessionGap)
 	}
 	for i, w := range c.Alerts.Webhooks {
 		if u, err := url.Parse(w.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

@@ -93,7 +93,7 @@ func TestDecodeEveryType(t *testing.T) {
 		{"time with an offset", "search/v1", set("time", "2026-03-02T12:59:00+01:00"), nil},
 		{"order v2 without the new fields", "order_placed/v2", func(m map[string]any) {
 			for _, f := range []string{"discount_minor", "tax_minor", "shipping_minor", "payment_method", "card_fingerprint",
-				"billing_country", "shipping_country", "ip", "device", "device_id"} {
+				"billing_country", "shipping_country", "ip", "device", "device_id", "session_id"} {
 				del("data." + f)(m)
 			}
 			set("data.total_minor", 500)(m)
@@ -144,6 +144,8 @@ func TestDecodeEveryType(t *testing.T) {
 		// Orders.
 		{"string quantity on line 1", "order_placed/v1", set("data.lines.1.quantity", "1"), []string{"$.data.lines[1].quantity"}},
 		{"v2 field on a v1 order", "order_placed/v1", set("data.discount_minor", 10), []string{"$.data.discount_minor"}},
+		{"session id on a v1 order", "order_placed/v1", set("data.session_id", "s-1"), []string{"$.data.session_id"}},
+		{"empty session id on a v2 order", "order_placed/v2", set("data.session_id", ""), []string{"$.data.session_id"}},
 		{"v1 total not the line sum", "order_placed/v1", set("data.total_minor", 501), []string{"$.data.total_minor"}},
 		{"v2 total ignores tax", "order_placed/v2", set("data.total_minor", 800), []string{"$.data.total_minor"}},
 		{"v2 discount above the lines", "order_placed/v2", func(m map[string]any) {

@@ -24,6 +24,7 @@ func validEvents() map[string]Event {
 	v2.PaymentMethod, v2.CardFingerprint = "card", "fp-1"
 	v2.BillingCountry, v2.ShippingCountry = "GB", "FR"
 	v2.IP, v2.Device, v2.DeviceID = "2001:db8::1", "desktop", "d-9"
+	v2.SessionID = "s-1"
 	v1 := validOrder()
 	return map[string]Event{
 		"page_view/v1":    &PageView{Header: hdr(TypePageView, 1), Clickstream: click},

@@ -51,6 +51,9 @@ type OrderPlaced struct {
 	IP              string `json:"ip,omitempty"`
 	Device          string `json:"device,omitempty"` // one of Devices
 	DeviceID        string `json:"device_id,omitempty"`
+	// SessionID is the clickstream session the order was placed in, which
+	// links the purchase to the session's funnel. Optional.
+	SessionID string `json:"session_id,omitempty"`
 }
 
 // OrderLine is one product on an order.
@@ -144,6 +147,7 @@ func (o OrderPlaced) Validate(now time.Time) error {
 		checkIP(verr, "$.data.ip", o.IP)
 		optEnum(verr, "$.data.device", o.Device, Devices)
 		optID(verr, "$.data.device_id", o.DeviceID)
+		optID(verr, "$.data.session_id", o.SessionID)
 	}
 	switch {
 	case len(o.Lines) == 0:
@@ -183,6 +187,7 @@ func (o OrderPlaced) rejectV2Fields(verr *ValidationError) {
 		{"payment_method", o.PaymentMethod != ""}, {"card_fingerprint", o.CardFingerprint != ""},
 		{"billing_country", o.BillingCountry != ""}, {"shipping_country", o.ShippingCountry != ""},
 		{"ip", o.IP != ""}, {"device", o.Device != ""}, {"device_id", o.DeviceID != ""},
+		{"session_id", o.SessionID != ""},
 	} {
 		if f.set {
 			verr.add("$.data."+f.name, "not in schema version 1: use version 2")

@@ -556,7 +556,7 @@ func (s *Shop) step(ss *shopSession) events.Event {
 	case stOrder:
 		c := &s.customers[ss.cust]
 		spec := orderSpec{
-			at: s.now, cust: ss.cust, lines: ss.cart, client: ss.cl.Client, fraud: ss.fraud,
+			at: s.now, session: ss.cl.SessionID, cust: ss.cust, lines: ss.cart, client: ss.cl.Client, fraud: ss.fraud,
 			method: shopPayMethods[c.pay].name, card: s.custCard(ss.cust), billing: c.country, shipping: c.country, failP: 0.03,
 		}
 		if ss.fraud != "" {
@@ -575,6 +575,7 @@ func (s *Shop) step(ss *shopSession) events.Event {
 
 type orderSpec struct {
 	at       int64
+	session  string // the clickstream session the order is placed in; "" none
 	cust     int
 	lines    []cartLine
 	client   events.Client
@@ -649,7 +650,7 @@ func (s *Shop) placeOrder(o orderSpec) bool {
 		Header: h, OrderID: orderID, CustomerID: cid, Country: c.country, Currency: simCurrency, Channel: channel,
 		Lines: lines, TotalMinor: total, DiscountMinor: discount, TaxMinor: tax, ShippingMinor: shipping,
 		PaymentMethod: o.method, CardFingerprint: card, BillingCountry: o.billing, ShippingCountry: o.shipping,
-		IP: o.client.IP, Device: o.client.Device, DeviceID: o.client.DeviceID,
+		IP: o.client.IP, Device: o.client.Device, DeviceID: o.client.DeviceID, SessionID: o.session,
 	})
 	payAt := o.at + s.between(1*usSecond, 8*usSecond)
 	payID := s.id("pay")

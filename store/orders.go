@@ -175,6 +175,9 @@ func applyOrders(ctx context.Context, tx pgx.Tx, b OrderBatch, prev time.Time) (
 	if err != nil {
 		return res, err
 	}
+	if err := insertSessionPurchases(ctx, tx, b, inserted); err != nil {
+		return res, err
+	}
 	deltas := map[minuteKey]*minuteDelta{}
 	for _, po := range b.Orders {
 		o := po.Order

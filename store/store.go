@@ -108,7 +108,7 @@ func (db *DB) Migrate(ctx context.Context) (int64, error) {
 }
 
 // partitionedTables are the fact tables partitioned by event day.
-var partitionedTables = []string{"orders", "order_lines"}
+var partitionedTables = []string{"orders", "order_lines", "clickstream_events"}
 
 // EnsurePartitionsAhead creates every fact table's daily partitions for n days
 // from first.
@@ -134,7 +134,10 @@ func (db *DB) EnsurePartitionsAhead(ctx context.Context, first time.Time, n int)
 func (db *DB) ensureDays(ctx context.Context, days map[string]bool) error {
 	for day := range days {
 		db.mu.Lock()
-		known := db.partitions["orders"+day] && db.partitions["order_lines"+day]
+		known := true
+		for _, t := range partitionedTables {
+			known = known && db.partitions[t+day]
+		}
 		db.mu.Unlock()
 		if known {
 			continue

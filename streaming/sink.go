@@ -120,3 +120,57 @@ func (ib *inventoryBatch) EventTimes(f func(time.Time)) {
 		f(pm.Movement.EventTime)
 	}
 }
+
+// ClickstreamSink commits clickstream events with
+// store.CommitClickstreamBatch: traffic per minute and sessions.
+type ClickstreamSink struct {
+	DB *store.DB
+	// SessionGap ends a session; zero is store.DefaultSessionGap.
+	SessionGap time.Duration
+}
+
+// NewBatch implements Sink.
+func (s ClickstreamSink) NewBatch(n int) Batch {
+	return &clickstreamBatch{db: s.DB, b: store.ClickstreamBatch{Events: make([]store.ClickEvent, 0, n), SessionGap: s.SessionGap}}
+}
+
+type clickstreamBatch struct {
+	db *store.DB
+	b  store.ClickstreamBatch
+}
+
+func (cb *clickstreamBatch) Add(ev events.Event, offset int64) bool {
+	var c events.Clickstream
+	var product string
+	switch e := ev.(type) {
+	case *events.PageView:
+		c = e.Clickstream
+	case *events.ProductView:
+		c, product = e.Clickstream, e.ProductID
+	case *events.Search:
+		c = e.Clickstream
+	case *events.CartChange:
+		c, product = e.Clickstream, e.ProductID
+	case *events.CheckoutStarted:
+		c = e.Clickstream
+	default:
+		return false
+	}
+	h := ev.Head()
+	cb.b.Events = append(cb.b.Events, store.ClickEvent{
+		EventID: h.EventID, Type: h.Type, EventTime: h.EventTime, SessionID: c.SessionID, CustomerID: c.CustomerID,
+		Device: c.Device, Page: c.Page, Referrer: c.Referrer, ProductID: product, Offset: offset,
+	})
+	return true
+}
+
+func (cb *clickstreamBatch) Commit(ctx context.Context, m store.BatchMeta) (store.BatchResult, error) {
+	cb.b.BatchMeta = m
+	return cb.db.CommitClickstreamBatch(ctx, cb.b)
+}
+
+func (cb *clickstreamBatch) EventTimes(f func(time.Time)) {
+	for _, e := range cb.b.Events {
+		f(e.EventTime)
+	}
+}

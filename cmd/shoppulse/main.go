@@ -59,6 +59,7 @@ func buildRootCmd(app *app) *cobra.Command {
 		newBenchCmd(app),
 		newReplayCmd(app),
 		newDLQCmd(app),
+		newJourneyCmd(app),
 		newSchemasCmd(),
 	)
 	return root

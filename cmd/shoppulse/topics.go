@@ -10,8 +10,8 @@ import (
 )
 
 // topicRenames maps catalogue topics to the names the config gives them:
-// the topics the worker consumes, orders (kafka.orders_topic) and inventory
-// (kafka.inventory_topic).
+// the topics the worker consumes, orders (kafka.orders_topic), inventory
+// (kafka.inventory_topic) and clickstream (kafka.clickstream_topic).
 func (a *app) topicRenames() map[string]string {
 	renames := map[string]string{}
 	if t := a.cfg.Kafka.OrdersTopic; t != "" && t != events.TopicOrders {
@@ -19,6 +19,9 @@ func (a *app) topicRenames() map[string]string {
 	}
 	if t := a.cfg.Kafka.InventoryTopic; t != "" && t != events.TopicInventory {
 		renames[events.TopicInventory] = t
+	}
+	if t := a.cfg.Kafka.ClickstreamTopic; t != "" && t != events.TopicClickstream {
+		renames[events.TopicClickstream] = t
 	}
 	return renames
 }

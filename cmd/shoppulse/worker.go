@@ -75,6 +75,8 @@ func (a *app) runWorker(ctx context.Context, startSupervisor bool) error {
 			},
 			ReplicationFactor:   cfg.Kafka.ReplicationFactor,
 			InventoryTopic:      cfg.Kafka.InventoryTopic,
+			ClickstreamTopic:    cfg.Kafka.ClickstreamTopic,
+			SessionGap:          cfg.Stream.SessionGap,
 			DefaultReorderPoint: cfg.Stream.DefaultReorderPoint,
 		},
 		Rollup:     &activities.Rollup{DB: db},
@@ -111,7 +113,7 @@ func (a *app) runWorker(ctx context.Context, startSupervisor bool) error {
 	}
 	g.Go(func() error { return workers.Run(ctx, tc, cfg.Temporal.TaskQueue, deps) })
 	if startSupervisor {
-		for _, topic := range []string{cfg.Kafka.OrdersTopic, cfg.Kafka.InventoryTopic} {
+		for _, topic := range []string{cfg.Kafka.OrdersTopic, cfg.Kafka.InventoryTopic, cfg.Kafka.ClickstreamTopic} {
 			run, err := workers.StartSupervisor(ctx, tc, cfg.Temporal.TaskQueue, a.supervisorInput(topic))
 			if err != nil {
 				return err
@@ -123,7 +125,7 @@ func (a *app) runWorker(ctx context.Context, startSupervisor bool) error {
 }
 
 // supervisorInput is the supervisor of one topic; the consumer activity picks
-// the topic's sink (orders or inventory) by its name.
+// the topic's sink (orders, inventory or clickstream) by its name.
 func (a *app) supervisorInput(topic string) workflows.SupervisorInput {
 	return workflows.SupervisorInput{
 		Topic:            topic,

@@ -120,5 +120,10 @@ func Topic(t testing.TB, brokers []string, partitions int) string {
 	if _, err := streaming.EnsureTopics(ctx, brokers, streaming.TopicSpec{Name: name, Partitions: partitions, ReplicationFactor: 1}); err != nil {
 		t.Fatalf("create topic %s: %v", name, err)
 	}
+	// Wait until every partition answers from its leader, so the test's
+	// first produce does not meet "not leader for partition".
+	if _, err := streaming.EndOffsets(ctx, brokers, name, partitions); err != nil {
+		t.Fatalf("topic %s not ready: %v", name, err)
+	}
 	return name
 }
