@@ -36,6 +36,9 @@ type Stream struct {
 	SessionGap time.Duration
 	// DefaultReorderPoint applies where reorder_points has no row.
 	DefaultReorderPoint int64
+	// FraudAlertThreshold raises a fraud alert for an order scoring at or
+	// above it (0: streaming.DefaultFraudAlertThreshold).
+	FraudAlertThreshold float64
 }
 
 // sink picks the sink of a topic's kind.
@@ -46,7 +49,7 @@ func (a *Stream) sink(topic string) streaming.Sink {
 	if a.ClickstreamTopic != "" && topic == a.ClickstreamTopic {
 		return streaming.ClickstreamSink{DB: a.DB, SessionGap: a.SessionGap}
 	}
-	return streaming.OrderSink{DB: a.DB}
+	return streaming.NewOrderSink(a.DB, a.FraudAlertThreshold, a.Log)
 }
 
 // EnsureStreamInput names the topic to prepare.

@@ -79,6 +79,9 @@ type Stream struct {
 	// SessionGap ends a session: a session id's events more than this apart
 	// in event time belong to different sessions.
 	SessionGap time.Duration `mapstructure:"session_gap"`
+	// FraudAlertThreshold raises a fraud alert for an order whose fraud
+	// score (0 to 1) is at or above it.
+	FraudAlertThreshold float64 `mapstructure:"fraud_alert_threshold"`
 }
 
 // Alerts is where the alert notifier delivers new alerts.
@@ -199,6 +202,7 @@ func Default() Config {
 
 			DefaultReorderPoint: 10,
 			SessionGap:          30 * time.Minute,
+			FraudAlertThreshold: 0.8,
 		},
 		Alerts:  Alerts{Timeout: 10 * time.Second},
 		Metrics: Metrics{Addr: "127.0.0.1:9464"},
@@ -232,6 +236,11 @@ func Default() Config {
 			Cron:     "* * * * *",
 			Workflow: "AlertNotifier",
 			Note:     "deliver new alerts to the configured webhooks",
+		}, {
+			ID:       "shoppulse-anomalies-minute",
+			Cron:     "* * * * *",
+			Workflow: "AnomalyDetector",
+			Note:     "score complete minutes against their seasonal baselines, alert on sustained anomalies",
 		}},
 		Dev: Dev{DataDir: ".data", CacheDir: "~/.cache/shoppulse"},
 		Log: Log{Level: "info", Format: "text"},
@@ -316,6 +325,9 @@ func (c Config) Validate() error {
 	}
 	if c.Stream.SessionGap < time.Second {
 		bad("stream.session_gap", "a duration of at least 1s, such as 30m", c.Stream.SessionGap)
+	}
+	if !(c.Stream.FraudAlertThreshold > 0 && c.Stream.FraudAlertThreshold <= 1) {
+		bad("stream.fraud_alert_threshold", "a score above 0 and at most 1, such as 0.8", c.Stream.FraudAlertThreshold)
 	}
 	for i, w := range c.Alerts.Webhooks {
 		if u, err := url.Parse(w.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

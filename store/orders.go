@@ -49,6 +49,9 @@ type OrderBatch struct {
 	Owner         string
 	// CaughtUp says the batch reached the partition's end offset.
 	CaughtUp bool
+	// Fraud scores every order the batch stores, before it commits; nil
+	// scores none.
+	Fraud *FraudScoring
 }
 
 // BatchResult is what a committed batch changed.
@@ -61,6 +64,9 @@ type BatchResult struct {
 	// partition's watermark when they arrived.
 	Late      int
 	Watermark time.Time
+	// FraudScored counts the orders scored for fraud; FraudAlerts the fraud
+	// alerts raised.
+	FraudScored, FraudAlerts int
 }
 
 type minuteKey struct {
@@ -178,6 +184,10 @@ func applyOrders(ctx context.Context, tx pgx.Tx, b OrderBatch, prev time.Time) (
 	if err := insertSessionPurchases(ctx, tx, b, inserted); err != nil {
 		return res, err
 	}
+	// Scored before the loop below consumes inserted.
+	if res.FraudScored, res.FraudAlerts, err = scoreOrders(ctx, tx, b, inserted); err != nil {
+		return res, err
+	}
 	deltas := map[minuteKey]*minuteDelta{}
 	for _, po := range b.Orders {
 		o := po.Order
@@ -249,6 +259,7 @@ func insertOrders(ctx context.Context, tx pgx.Tx, b OrderBatch) (map[string]bool
 		times                                                     = make([]time.Time, n)
 		totals, units, offsets                                    = make([]int64, n), make([]int64, n), make([]int64, n)
 		lineCounts                                                = make([]int32, n)
+		methods, cards, ips, devices, billing, shipping           = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	)
 	for i, po := range b.Orders {
 		o := po.Order
@@ -257,17 +268,28 @@ func insertOrders(ctx context.Context, tx pgx.Tx, b OrderBatch) (map[string]bool
 		times[i] = o.EventTime.UTC()
 		totals[i], units[i], offsets[i] = o.TotalMinor, o.Units(), po.Offset
 		lineCounts[i] = int32(len(o.Lines))
+		methods[i], cards[i], ips[i] = o.PaymentMethod, o.CardFingerprint, o.IP
+		devices[i], billing[i], shipping[i] = o.DeviceID, o.BillingCountry, o.ShippingCountry
 	}
+	// The version 2 fields are NULL when absent, so an unknown card, IP or
+	// device never matches another unknown one in the fraud features.
 	rows, err := tx.Query(ctx, `
 		INSERT INTO orders (event_id, event_time, order_id, customer_id, country, currency, channel,
-		                    total_minor, units, line_count, kafka_offset, topic, partition)
-		SELECT u.*, $12, $13
+		                    total_minor, units, line_count, kafka_offset, topic, partition,
+		                    payment_method, card_fingerprint, ip, device_id, billing_country, shipping_country)
+		SELECT u.event_id, u.event_time, u.order_id, u.customer_id, u.country, u.currency, u.channel,
+		       u.total_minor, u.units, u.line_count, u.kafka_offset, $12, $13,
+		       nullif(u.method, ''), nullif(u.card, ''), nullif(u.ip, ''), nullif(u.device, ''),
+		       nullif(u.billing, ''), nullif(u.shipping, '')
 		  FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[],
-		              $7::text[], $8::bigint[], $9::bigint[], $10::int[], $11::bigint[]) AS u
+		              $7::text[], $8::bigint[], $9::bigint[], $10::int[], $11::bigint[],
+		              $14::text[], $15::text[], $16::text[], $17::text[], $18::text[], $19::text[])
+		       AS u(event_id, event_time, order_id, customer_id, country, currency, channel,
+		            total_minor, units, line_count, kafka_offset, method, card, ip, device, billing, shipping)
 		ON CONFLICT (event_id, event_time) DO NOTHING
 		RETURNING event_id`,
 		ids, times, orderIDs, customers, countries, currencies, channels, totals, units, lineCounts, offsets,
-		b.Topic, b.Partition)
+		b.Topic, b.Partition, methods, cards, ips, devices, billing, shipping)
 	if err != nil {
 		return nil, fmt.Errorf("insert orders: %w", err)
 	}

@@ -82,10 +82,11 @@ type Consumer struct {
 	onCommit func(Commit)
 }
 
-// NewConsumer returns a consumer of an orders topic; Run starts it. metrics
+// NewConsumer returns a consumer of an orders topic, scoring orders for
+// fraud with the default alert threshold; Run starts it. metrics
 // may be nil.
 func NewConsumer(cfg Config, db *store.DB, metrics *Metrics, log *slog.Logger) (*Consumer, error) {
-	return NewSinkConsumer(cfg, db, OrderSink{DB: db}, metrics, log)
+	return NewSinkConsumer(cfg, db, NewOrderSink(db, 0, log), metrics, log)
 }
 
 // NewSinkConsumer returns a consumer whose batches the sink builds and

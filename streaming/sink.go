@@ -2,6 +2,7 @@ package streaming
 
 import (
 	"context"
+	"log/slog"
 	"time"
 
 	"github.com/shoppulse/shoppulse/events"
@@ -37,17 +38,30 @@ type Batch interface {
 }
 
 // OrderSink commits order events (orders and cancellations) with
-// store.CommitOrderBatch.
-type OrderSink struct{ DB *store.DB }
+// store.CommitOrderBatch, scoring every new order for fraud in the same
+// transaction.
+type OrderSink struct {
+	DB *store.DB
+	// Fraud scores the orders; nil scores none.
+	Fraud *FraudScorer
+}
+
+// NewOrderSink returns an order sink that scores orders with the active
+// fraud model (or the rules), alerting at alertThreshold (0: the default).
+// log may be nil.
+func NewOrderSink(db *store.DB, alertThreshold float64, log *slog.Logger) OrderSink {
+	return OrderSink{DB: db, Fraud: NewFraudScorer(db, alertThreshold, log)}
+}
 
 // NewBatch implements Sink.
 func (s OrderSink) NewBatch(n int) Batch {
-	return &orderBatch{db: s.DB, b: store.OrderBatch{Orders: make([]store.PositionedOrder, 0, n)}}
+	return &orderBatch{db: s.DB, fraud: s.Fraud, b: store.OrderBatch{Orders: make([]store.PositionedOrder, 0, n)}}
 }
 
 type orderBatch struct {
-	db *store.DB
-	b  store.OrderBatch
+	db    *store.DB
+	fraud *FraudScorer
+	b     store.OrderBatch
 }
 
 func (o *orderBatch) Add(ev events.Event, offset int64) bool {
@@ -70,6 +84,13 @@ func (o *orderBatch) setMeta(m store.BatchMeta) {
 
 func (o *orderBatch) Commit(ctx context.Context, m store.BatchMeta) (store.BatchResult, error) {
 	o.setMeta(m)
+	if o.fraud != nil && len(o.b.Orders) > 0 {
+		scoring, err := o.fraud.scoring(ctx)
+		if err != nil {
+			return store.BatchResult{}, err
+		}
+		o.b.Fraud = scoring
+	}
 	return o.db.CommitOrderBatch(ctx, o.b)
 }
 

@@ -24,6 +24,7 @@ type Deps struct {
 	Rollup     *activities.Rollup
 	Partitions *activities.Partitions
 	Alerts     *activities.Alerts
+	Anomalies  *activities.Anomalies
 }
 
 // Register registers every workflow and activity under its stable name.
@@ -32,6 +33,7 @@ func Register(r worker.Registry, d Deps) {
 	r.RegisterWorkflowWithOptions(workflows.RevenueRollupHourly, workflow.RegisterOptions{Name: workflows.NameRevenueRollupHourly})
 	r.RegisterWorkflowWithOptions(workflows.PartitionMaintenance, workflow.RegisterOptions{Name: workflows.NamePartitionMaintenance})
 	r.RegisterWorkflowWithOptions(workflows.AlertNotifier, workflow.RegisterOptions{Name: workflows.NameAlertNotifier})
+	r.RegisterWorkflowWithOptions(workflows.AnomalyDetector, workflow.RegisterOptions{Name: workflows.NameAnomalyDetector})
 
 	r.RegisterActivityWithOptions(d.Stream.EnsureStream, activity.RegisterOptions{Name: activities.NameEnsureStream})
 	r.RegisterActivityWithOptions(d.Stream.ConsumePartitions, activity.RegisterOptions{Name: activities.NameConsumePartitions})
@@ -40,6 +42,8 @@ func Register(r worker.Registry, d Deps) {
 	r.RegisterActivityWithOptions(d.Partitions.EnsurePartitions, activity.RegisterOptions{Name: activities.NameEnsurePartitions})
 	r.RegisterActivityWithOptions(d.Alerts.PendingAlerts, activity.RegisterOptions{Name: activities.NamePendingAlerts})
 	r.RegisterActivityWithOptions(d.Alerts.DeliverAlert, activity.RegisterOptions{Name: activities.NameDeliverAlert})
+	r.RegisterActivityWithOptions(d.Anomalies.ListAnomalySeries, activity.RegisterOptions{Name: activities.NameListAnomalySeries})
+	r.RegisterActivityWithOptions(d.Anomalies.ScoreAnomalies, activity.RegisterOptions{Name: activities.NameScoreAnomalies})
 }
 
 // Run runs a worker on the task queue until ctx is cancelled, then stops it,

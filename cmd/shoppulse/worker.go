@@ -78,9 +78,11 @@ func (a *app) runWorker(ctx context.Context, startSupervisor bool) error {
 			ClickstreamTopic:    cfg.Kafka.ClickstreamTopic,
 			SessionGap:          cfg.Stream.SessionGap,
 			DefaultReorderPoint: cfg.Stream.DefaultReorderPoint,
+			FraudAlertThreshold: cfg.Stream.FraudAlertThreshold,
 		},
 		Rollup:     &activities.Rollup{DB: db},
 		Partitions: &activities.Partitions{DB: db},
+		Anomalies:  &activities.Anomalies{DB: db, RateMinScale: activities.DefaultRateMinScale},
 		Alerts: &activities.Alerts{
 			DB:     db,
 			Client: &http.Client{Timeout: cfg.Alerts.Timeout},
