@@ -27,11 +27,13 @@ type Stream struct {
 	// partitions.
 	Base              streaming.Config
 	ReplicationFactor int
-	// InventoryTopic is consumed into stock levels and stock alerts, and
-	// ClickstreamTopic into traffic and sessions; every other topic is
-	// consumed as orders.
+	// InventoryTopic is consumed into stock levels and stock alerts,
+	// ClickstreamTopic into traffic and sessions, and PaymentsTopic into
+	// payment facts and payments per minute; every other topic is consumed
+	// as orders.
 	InventoryTopic   string
 	ClickstreamTopic string
+	PaymentsTopic    string
 	// SessionGap ends a session (zero: store.DefaultSessionGap).
 	SessionGap time.Duration
 	// DefaultReorderPoint applies where reorder_points has no row.
@@ -48,6 +50,9 @@ func (a *Stream) sink(topic string) streaming.Sink {
 	}
 	if a.ClickstreamTopic != "" && topic == a.ClickstreamTopic {
 		return streaming.ClickstreamSink{DB: a.DB, SessionGap: a.SessionGap}
+	}
+	if a.PaymentsTopic != "" && topic == a.PaymentsTopic {
+		return streaming.PaymentsSink{DB: a.DB}
 	}
 	return streaming.NewOrderSink(a.DB, a.FraudAlertThreshold, a.Log)
 }

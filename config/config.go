@@ -42,6 +42,9 @@ type Kafka struct {
 	InventoryTopic string `mapstructure:"inventory_topic"`
 	// ClickstreamTopic carries clickstream events (traffic, sessions, funnel).
 	ClickstreamTopic string `mapstructure:"clickstream_topic"`
+	// PaymentsTopic carries payment events (authorizations, failures,
+	// refunds, chargebacks: payment facts and payments per minute).
+	PaymentsTopic string `mapstructure:"payments_topic"`
 	// DLQTopic receives events that failed validation, with their reason.
 	DLQTopic string `mapstructure:"dlq_topic"`
 	// Partitions is the partition count used when ShopPulse creates a topic.
@@ -184,6 +187,7 @@ func Default() Config {
 			OrdersTopic:       "shop.orders.v1",
 			InventoryTopic:    "shop.inventory.v1",
 			ClickstreamTopic:  "shop.clickstream.v1",
+			PaymentsTopic:     "shop.payments.v1",
 			DLQTopic:          "shop.dlq.v1",
 			Partitions:        6,
 			ReplicationFactor: 1,
@@ -286,6 +290,9 @@ func (c Config) Validate() error {
 	}
 	if t := c.Kafka.ClickstreamTopic; t == "" || t == c.Kafka.OrdersTopic || t == c.Kafka.InventoryTopic {
 		bad("kafka.clickstream_topic", "a topic name other than kafka.orders_topic and kafka.inventory_topic", t)
+	}
+	if t := c.Kafka.PaymentsTopic; t == "" || t == c.Kafka.OrdersTopic || t == c.Kafka.InventoryTopic || t == c.Kafka.ClickstreamTopic {
+		bad("kafka.payments_topic", "a topic name other than kafka.orders_topic, kafka.inventory_topic and kafka.clickstream_topic", t)
 	}
 	if c.Kafka.DLQTopic == "" {
 		bad("kafka.dlq_topic", "a topic name", `""`)

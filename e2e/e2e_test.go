@@ -42,6 +42,7 @@ type harness struct {
 	queue    string
 	invTopic string // the worker's kafka.inventory_topic
 	clkTopic string // the worker's kafka.clickstream_topic
+	payTopic string // the worker's kafka.payments_topic
 }
 
 func newHarness(t *testing.T) *harness {
@@ -52,6 +53,7 @@ func newHarness(t *testing.T) *harness {
 	dlq := testenv.Name("e2e.dlq")
 	inventory := testenv.Name("e2e.inventory")
 	clickstream := testenv.Name("e2e.clickstream")
+	payments := testenv.Name("e2e.payments")
 	queue := testenv.Name("e2e")
 
 	bin := filepath.Join(t.TempDir(), "shoppulse")
@@ -65,7 +67,7 @@ func newHarness(t *testing.T) *harness {
 		t.Fatalf("dial temporal: %v", err)
 	}
 	h := &harness{
-		t: t, bin: bin, schema: s, brokers: brokers, topic: topic, invTopic: inventory, clkTopic: clickstream, temporal: tc, queue: queue,
+		t: t, bin: bin, schema: s, brokers: brokers, topic: topic, invTopic: inventory, clkTopic: clickstream, payTopic: payments, temporal: tc, queue: queue,
 		env: append(os.Environ(),
 			"SHOPPULSE_DATABASE_URL="+s.URL,
 			"SHOPPULSE_KAFKA_BROKERS="+strings.Join(brokers, ","),
@@ -73,6 +75,7 @@ func newHarness(t *testing.T) *harness {
 			"SHOPPULSE_KAFKA_DLQ_TOPIC="+dlq,
 			"SHOPPULSE_KAFKA_INVENTORY_TOPIC="+inventory,
 			"SHOPPULSE_KAFKA_CLICKSTREAM_TOPIC="+clickstream,
+			"SHOPPULSE_KAFKA_PAYMENTS_TOPIC="+payments,
 			fmt.Sprintf("SHOPPULSE_KAFKA_PARTITIONS=%d", partitions),
 			"SHOPPULSE_TEMPORAL_ADDRESS="+addr,
 			"SHOPPULSE_TEMPORAL_TASK_QUEUE="+queue,
@@ -88,13 +91,15 @@ func newHarness(t *testing.T) *harness {
 		_ = tc.TerminateWorkflow(context.Background(), workflows.SupervisorWorkflowID(topic), "", "test over")
 		_ = tc.TerminateWorkflow(context.Background(), workflows.SupervisorWorkflowID(inventory), "", "test over")
 		_ = tc.TerminateWorkflow(context.Background(), workflows.SupervisorWorkflowID(clickstream), "", "test over")
+		_ = tc.TerminateWorkflow(context.Background(), workflows.SupervisorWorkflowID(payments), "", "test over")
 		tc.Close()
 	})
 	if _, err := streaming.EnsureTopics(testenv.Context(t, time.Minute), brokers,
 		streaming.TopicSpec{Name: topic, Partitions: partitions, ReplicationFactor: 1},
 		streaming.TopicSpec{Name: dlq, Partitions: 1, ReplicationFactor: 1},
 		streaming.TopicSpec{Name: inventory, Partitions: partitions, ReplicationFactor: 1},
-		streaming.TopicSpec{Name: clickstream, Partitions: partitions, ReplicationFactor: 1}); err != nil {
+		streaming.TopicSpec{Name: clickstream, Partitions: partitions, ReplicationFactor: 1},
+		streaming.TopicSpec{Name: payments, Partitions: partitions, ReplicationFactor: 1}); err != nil {
 		t.Fatal(err)
 	}
 	return h

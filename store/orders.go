@@ -189,6 +189,7 @@ func applyOrders(ctx context.Context, tx pgx.Tx, b OrderBatch, prev time.Time) (
 		return res, err
 	}
 	deltas := map[minuteKey]*minuteDelta{}
+	dims := map[dimKey]*dimDelta{}
 	for _, po := range b.Orders {
 		o := po.Order
 		if !inserted[o.EventID] {
@@ -201,6 +202,7 @@ func applyOrders(ctx context.Context, tx pgx.Tx, b OrderBatch, prev time.Time) (
 		d.orders++
 		d.units += o.Units()
 		d.revenue += o.TotalMinor
+		addDims(dims, &o)
 		if isLateMinute(prev, o.EventTime) {
 			d.late++
 			res.Late++
@@ -228,7 +230,10 @@ func applyOrders(ctx context.Context, tx pgx.Tx, b OrderBatch, prev time.Time) (
 		}
 		advance(c.EventTime)
 	}
-	return res, upsertMinutes(ctx, tx, deltas)
+	if err := upsertMinutes(ctx, tx, deltas); err != nil {
+		return res, err
+	}
+	return res, upsertDimMinutes(ctx, tx, dims)
 }
 
 // MarkCaughtUp records that the owner found the partition fully consumed at

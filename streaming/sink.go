@@ -195,3 +195,51 @@ func (cb *clickstreamBatch) EventTimes(f func(time.Time)) {
 		f(e.EventTime)
 	}
 }
+
+// PaymentsSink commits payment events (authorizations, failures, refunds and
+// chargebacks) with store.CommitPaymentBatch: payment facts and payments per
+// minute.
+type PaymentsSink struct {
+	DB *store.DB
+}
+
+// NewBatch implements Sink.
+func (s PaymentsSink) NewBatch(n int) Batch {
+	return &paymentsBatch{db: s.DB, b: store.PaymentBatch{Payments: make([]store.PositionedPayment, 0, n)}}
+}
+
+type paymentsBatch struct {
+	db *store.DB
+	b  store.PaymentBatch
+}
+
+func (pb *paymentsBatch) Add(ev events.Event, offset int64) bool {
+	switch e := ev.(type) {
+	case *events.Payment:
+		pb.b.Payments = append(pb.b.Payments, store.PositionedPayment{Payment: *e, Offset: offset})
+	case *events.Refund:
+		pb.b.Refunds = append(pb.b.Refunds, store.PositionedRefund{Refund: *e, Offset: offset})
+	case *events.Chargeback:
+		pb.b.Chargebacks = append(pb.b.Chargebacks, store.PositionedChargeback{Chargeback: *e, Offset: offset})
+	default:
+		return false
+	}
+	return true
+}
+
+func (pb *paymentsBatch) Commit(ctx context.Context, m store.BatchMeta) (store.BatchResult, error) {
+	pb.b.BatchMeta = m
+	return pb.db.CommitPaymentBatch(ctx, pb.b)
+}
+
+func (pb *paymentsBatch) EventTimes(f func(time.Time)) {
+	for _, p := range pb.b.Payments {
+		f(p.Payment.EventTime)
+	}
+	for _, r := range pb.b.Refunds {
+		f(r.Refund.EventTime)
+	}
+	for _, c := range pb.b.Chargebacks {
+		f(c.Chargeback.EventTime)
+	}
+}

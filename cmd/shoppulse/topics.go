@@ -11,7 +11,8 @@ import (
 
 // topicRenames maps catalogue topics to the names the config gives them:
 // the topics the worker consumes, orders (kafka.orders_topic), inventory
-// (kafka.inventory_topic) and clickstream (kafka.clickstream_topic).
+// (kafka.inventory_topic), clickstream (kafka.clickstream_topic) and payments
+// (kafka.payments_topic).
 func (a *app) topicRenames() map[string]string {
 	renames := map[string]string{}
 	if t := a.cfg.Kafka.OrdersTopic; t != "" && t != events.TopicOrders {
@@ -22,6 +23,9 @@ func (a *app) topicRenames() map[string]string {
 	}
 	if t := a.cfg.Kafka.ClickstreamTopic; t != "" && t != events.TopicClickstream {
 		renames[events.TopicClickstream] = t
+	}
+	if t := a.cfg.Kafka.PaymentsTopic; t != "" && t != events.TopicPayments {
+		renames[events.TopicPayments] = t
 	}
 	return renames
 }

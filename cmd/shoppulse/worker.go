@@ -76,6 +76,7 @@ func (a *app) runWorker(ctx context.Context, startSupervisor bool) error {
 			ReplicationFactor:   cfg.Kafka.ReplicationFactor,
 			InventoryTopic:      cfg.Kafka.InventoryTopic,
 			ClickstreamTopic:    cfg.Kafka.ClickstreamTopic,
+			PaymentsTopic:       cfg.Kafka.PaymentsTopic,
 			SessionGap:          cfg.Stream.SessionGap,
 			DefaultReorderPoint: cfg.Stream.DefaultReorderPoint,
 			FraudAlertThreshold: cfg.Stream.FraudAlertThreshold,
@@ -115,7 +116,7 @@ func (a *app) runWorker(ctx context.Context, startSupervisor bool) error {
 	}
 	g.Go(func() error { return workers.Run(ctx, tc, cfg.Temporal.TaskQueue, deps) })
 	if startSupervisor {
-		for _, topic := range []string{cfg.Kafka.OrdersTopic, cfg.Kafka.InventoryTopic, cfg.Kafka.ClickstreamTopic} {
+		for _, topic := range []string{cfg.Kafka.OrdersTopic, cfg.Kafka.InventoryTopic, cfg.Kafka.ClickstreamTopic, cfg.Kafka.PaymentsTopic} {
 			run, err := workers.StartSupervisor(ctx, tc, cfg.Temporal.TaskQueue, a.supervisorInput(topic))
 			if err != nil {
 				return err
@@ -127,7 +128,7 @@ func (a *app) runWorker(ctx context.Context, startSupervisor bool) error {
 }
 
 // supervisorInput is the supervisor of one topic; the consumer activity picks
-// the topic's sink (orders, inventory or clickstream) by its name.
+// the topic's sink (orders, inventory, clickstream or payments) by its name.
 func (a *app) supervisorInput(topic string) workflows.SupervisorInput {
 	return workflows.SupervisorInput{
 		Topic:            topic,
