@@ -136,18 +136,7 @@ func commitOrders(t *testing.T, ctx context.Context, db *store.DB, orders []even
 
 func consumeClickstream(t *testing.T, ctx context.Context, db *store.DB, cfg streaming.Config) {
 	t.Helper()
-	c, err := streaming.NewSinkConsumer(cfg, db, streaming.ClickstreamSink{DB: db, SessionGap: 30 * time.Minute}, nil, logger)
-	if err != nil {
-		t.Fatal(err)
-	}
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- c.Run(runCtx) }()
-	waitCaughtUp(t, ctx, db, cfg.Brokers, cfg.Topic, len(cfg.Partitions))
-	stop()
-	if err := <-done; err != nil {
-		t.Fatalf("consumer: %v", err)
-	}
+	consumeWith(t, ctx, db, cfg, streaming.ClickstreamSink{DB: db, SessionGap: 30 * time.Minute})
 }
 
 type trafficRow struct {

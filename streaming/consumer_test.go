@@ -88,11 +88,18 @@ func waitCaughtUp(t *testing.T, ctx context.Context, db *store.DB, brokers []str
 	}
 }
 
-// consumeAll runs a consumer until the stored offsets reach the topic's end
-// offsets, then stops it and requires a clean stop.
+// consumeAll runs an orders consumer until the stored offsets reach the
+// topic's end offsets, then stops it and requires a clean stop.
 func consumeAll(t *testing.T, ctx context.Context, db *store.DB, cfg streaming.Config) {
 	t.Helper()
-	c, err := streaming.NewConsumer(cfg, db, nil, logger)
+	consumeWith(t, ctx, db, cfg, streaming.NewOrderSink(db, 0, logger))
+}
+
+// consumeWith runs a consumer with the sink until the stored offsets reach
+// the topic's end offsets, then stops it and requires a clean stop.
+func consumeWith(t *testing.T, ctx context.Context, db *store.DB, cfg streaming.Config, sink streaming.Sink) {
+	t.Helper()
+	c, err := streaming.NewSinkConsumer(cfg, db, sink, nil, logger)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -37,18 +37,7 @@ func produceEvents(t *testing.T, ctx context.Context, p *ingest.Producer, evs ..
 // consumeInventory runs an inventory consumer until it has consumed the topic.
 func consumeInventory(t *testing.T, ctx context.Context, db *store.DB, cfg streaming.Config) {
 	t.Helper()
-	c, err := streaming.NewSinkConsumer(cfg, db, streaming.InventorySink{DB: db, DefaultReorderPoint: 10}, nil, logger)
-	if err != nil {
-		t.Fatal(err)
-	}
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- c.Run(runCtx) }()
-	waitCaughtUp(t, ctx, db, cfg.Brokers, cfg.Topic, len(cfg.Partitions))
-	stop()
-	if err := <-done; err != nil {
-		t.Fatalf("consumer: %v", err)
-	}
+	consumeWith(t, ctx, db, cfg, streaming.InventorySink{DB: db, DefaultReorderPoint: 10})
 }
 
 func TestInventoryConsumer_StockAndAlertsAcrossBatchesAndARestart(t *testing.T) {

@@ -25,18 +25,7 @@ func paymentEvent(base time.Time, n int, typ string, amount int64, code string) 
 // consumePayments runs a payments consumer until it has consumed the topic.
 func consumePayments(t *testing.T, ctx context.Context, db *store.DB, cfg streaming.Config) {
 	t.Helper()
-	c, err := streaming.NewSinkConsumer(cfg, db, streaming.PaymentsSink{DB: db}, nil, logger)
-	if err != nil {
-		t.Fatal(err)
-	}
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- c.Run(runCtx) }()
-	waitCaughtUp(t, ctx, db, cfg.Brokers, cfg.Topic, len(cfg.Partitions))
-	stop()
-	if err := <-done; err != nil {
-		t.Fatalf("consumer: %v", err)
-	}
+	consumeWith(t, ctx, db, cfg, streaming.PaymentsSink{DB: db})
 }
 
 func TestPaymentsConsumer_FactsAndMinutesExactAcrossBatchesAndARestart(t *testing.T) {
