@@ -2,7 +2,6 @@ package streaming_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -402,35 +401,9 @@ func TestClickstreamConsumer_StopsWhenAnotherOwnerMovesItsPartition(t *testing.T
 	brokers := testenv.Brokers(t)
 	s := testenv.DB(t)
 	ctx := testenv.Context(t, time.Minute)
-	topic := testenv.Topic(t, brokers, 1)
-	dlq := testenv.Topic(t, brokers, 1)
-	c, err := streaming.NewSinkConsumer(streaming.Config{
-		Brokers: brokers, Topic: topic, DLQTopic: dlq, Partitions: []int{0},
-		BatchSize: 10, BatchWait: 20 * time.Millisecond, IdleCheck: 50 * time.Millisecond, Owner: "zombie",
-	}, s.DB, streaming.ClickstreamSink{DB: s.DB}, nil, logger)
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
-	// Let the consumer load offset 0, then a new owner commits past it.
-	time.Sleep(300 * time.Millisecond)
-	if _, err := s.DB.CommitClickstreamBatch(ctx, store.ClickstreamBatch{BatchMeta: store.BatchMeta{Topic: topic, Partition: 0, Start: 0, End: 5, Owner: "new"}}); err != nil {
-		t.Fatal(err)
-	}
-	p := ingest.NewProducer(ingest.ProducerConfig{Brokers: brokers, Topic: topic})
-	defer p.Close()
 	cs := clicks{base: time.Now().UTC().Add(-time.Hour)}
 	cl := click("sF", "", "mobile", "/", "")
-	produceEvents(t, ctx, p, cs.pageView("f1", 0, 0, cl), cs.pageView("f2", 1, 0, cl))
-	select {
-	case err := <-done:
-		if !errors.Is(err, store.ErrFenced) {
-			t.Fatalf("want ErrFenced, got %v", err)
-		}
-	case <-ctx.Done():
-		t.Fatal("the stale consumer kept running")
-	}
+	runStaleOwner(t, ctx, s.DB, brokers, streaming.ClickstreamSink{DB: s.DB}, cs.pageView("f1", 0, 0, cl), cs.pageView("f2", 1, 0, cl))
 	var facts, sessions, traffic int
 	if err := s.DB.Pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM clickstream_events), (SELECT count(*) FROM click_sessions),
 		(SELECT count(*) FROM traffic_minute)`).Scan(&facts, &sessions, &traffic); err != nil {

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/shoppulse/shoppulse/events"
 	"github.com/shoppulse/shoppulse/ingest"
 	"github.com/shoppulse/shoppulse/internal/testenv"
@@ -176,30 +178,48 @@ func TestConsumer_StopsWhenAnotherOwnerMovesItsPartition(t *testing.T) {
 	brokers := testenv.Brokers(t)
 	s := testenv.DB(t)
 	ctx := testenv.Context(t, time.Minute)
+	sim := ingest.NewSimulator(ingest.SimConfig{Seed: 1, Customers: 5, Products: 5})
+	var evs []events.Event
+	for i := 0; i < 3; i++ {
+		o := sim.Next(time.Now())
+		evs = append(evs, &o)
+	}
+	runStaleOwner(t, ctx, s.DB, brokers, streaming.NewOrderSink(s.DB, 0, logger), evs...)
+	var n int
+	if err := s.DB.Pool.QueryRow(ctx, `SELECT count(*) FROM orders`).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("the stale owner stored %d orders (%v)", n, err)
+	}
+}
+
+// runStaleOwner runs a consumer with sink as an owner that has gone stale:
+// once it has loaded offset 0, a new owner moves the partition past it, then
+// evs are produced. The stale consumer must stop with ErrFenced; the caller
+// then checks that it stored nothing.
+func runStaleOwner(t *testing.T, ctx context.Context, db *store.DB, brokers []string, sink streaming.Sink, evs ...events.Event) {
+	t.Helper()
 	topic := testenv.Topic(t, brokers, 1)
 	dlq := testenv.Topic(t, brokers, 1)
-	c, err := streaming.NewConsumer(streaming.Config{
+	c, err := streaming.NewSinkConsumer(streaming.Config{
 		Brokers: brokers, Topic: topic, DLQTopic: dlq, Partitions: []int{0},
 		BatchSize: 10, BatchWait: 20 * time.Millisecond, IdleCheck: 50 * time.Millisecond, Owner: "zombie",
-	}, s.DB, nil, logger)
+	}, db, sink, nil, logger)
 	if err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
 	go func() { done <- c.Run(ctx) }()
-	// Let the consumer load offset 0, then a new owner commits past it.
+	// Let the consumer load offset 0, then a new owner commits past it
+	// (every topic kind shares the same fence).
 	time.Sleep(300 * time.Millisecond)
-	if _, err := s.DB.CommitOrderBatch(ctx, store.OrderBatch{Topic: topic, Partition: 0, Start: 0, End: 5, Owner: "new"}); err != nil {
+	moved := store.BatchMeta{Topic: topic, Partition: 0, Start: 0, End: 5, Owner: "new"}
+	if _, err := db.CommitBatch(ctx, moved, func(context.Context, pgx.Tx, time.Time) (store.BatchResult, error) {
+		return store.BatchResult{}, nil
+	}); err != nil {
 		t.Fatal(err)
 	}
 	p := ingest.NewProducer(ingest.ProducerConfig{Brokers: brokers, Topic: topic})
 	defer p.Close()
-	sim := ingest.NewSimulator(ingest.SimConfig{Seed: 1, Customers: 5, Products: 5})
-	for i := 0; i < 3; i++ {
-		if err := p.Produce(ctx, sim.Next(time.Now())); err != nil {
-			t.Fatal(err)
-		}
-	}
+	produceEvents(t, ctx, p, evs...)
 	select {
 	case err := <-done:
 		if !errors.Is(err, store.ErrFenced) {
@@ -207,10 +227,6 @@ func TestConsumer_StopsWhenAnotherOwnerMovesItsPartition(t *testing.T) {
 		}
 	case <-ctx.Done():
 		t.Fatal("the stale consumer kept running")
-	}
-	var n int
-	if err := s.DB.Pool.QueryRow(ctx, `SELECT count(*) FROM orders`).Scan(&n); err != nil || n != 0 {
-		t.Fatalf("the stale owner stored %d orders (%v)", n, err)
 	}
 }
 

@@ -2,7 +2,6 @@ package streaming_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -134,34 +133,9 @@ func TestInventoryConsumer_StopsWhenAnotherOwnerMovesItsPartition(t *testing.T) 
 	brokers := testenv.Brokers(t)
 	s := testenv.DB(t)
 	ctx := testenv.Context(t, time.Minute)
-	topic := testenv.Topic(t, brokers, 1)
-	dlq := testenv.Topic(t, brokers, 1)
-	c, err := streaming.NewSinkConsumer(streaming.Config{
-		Brokers: brokers, Topic: topic, DLQTopic: dlq, Partitions: []int{0},
-		BatchSize: 10, BatchWait: 20 * time.Millisecond, IdleCheck: 50 * time.Millisecond, Owner: "zombie",
-	}, s.DB, streaming.InventorySink{DB: s.DB, DefaultReorderPoint: 10}, nil, logger)
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
-	// Let the consumer load offset 0, then a new owner commits past it.
-	time.Sleep(300 * time.Millisecond)
-	if _, err := s.DB.CommitInventoryBatch(ctx, store.InventoryBatch{BatchMeta: store.BatchMeta{Topic: topic, Partition: 0, Start: 0, End: 5, Owner: "new"}}); err != nil {
-		t.Fatal(err)
-	}
-	p := ingest.NewProducer(ingest.ProducerConfig{Brokers: brokers, Topic: topic})
-	defer p.Close()
 	base := time.Now().UTC().Add(-time.Hour)
-	produceEvents(t, ctx, p, movement(base, 0, "P1", 5, "receipt"), movement(base, 1, "P1", -5, "sale"))
-	select {
-	case err := <-done:
-		if !errors.Is(err, store.ErrFenced) {
-			t.Fatalf("want ErrFenced, got %v", err)
-		}
-	case <-ctx.Done():
-		t.Fatal("the stale consumer kept running")
-	}
+	runStaleOwner(t, ctx, s.DB, brokers, streaming.InventorySink{DB: s.DB, DefaultReorderPoint: 10},
+		movement(base, 0, "P1", 5, "receipt"), movement(base, 1, "P1", -5, "sale"))
 	var moves, stock, alerts int
 	if err := s.DB.Pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM inventory_movements), (SELECT count(*) FROM stock_levels), (SELECT count(*) FROM alerts)`).Scan(&moves, &stock, &alerts); err != nil {
 		t.Fatal(err)

@@ -2,7 +2,6 @@ package streaming_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -106,34 +105,9 @@ func TestPaymentsConsumer_StopsWhenAnotherOwnerMovesItsPartition(t *testing.T) {
 	brokers := testenv.Brokers(t)
 	s := testenv.DB(t)
 	ctx := testenv.Context(t, time.Minute)
-	topic := testenv.Topic(t, brokers, 1)
-	dlq := testenv.Topic(t, brokers, 1)
-	c, err := streaming.NewSinkConsumer(streaming.Config{
-		Brokers: brokers, Topic: topic, DLQTopic: dlq, Partitions: []int{0},
-		BatchSize: 10, BatchWait: 20 * time.Millisecond, IdleCheck: 50 * time.Millisecond, Owner: "zombie",
-	}, s.DB, streaming.PaymentsSink{DB: s.DB}, nil, logger)
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
-	// Let the consumer load offset 0, then a new owner commits past it.
-	time.Sleep(300 * time.Millisecond)
-	if _, err := s.DB.CommitPaymentBatch(ctx, store.PaymentBatch{BatchMeta: store.BatchMeta{Topic: topic, Partition: 0, Start: 0, End: 5, Owner: "new"}}); err != nil {
-		t.Fatal(err)
-	}
-	p := ingest.NewProducer(ingest.ProducerConfig{Brokers: brokers, Topic: topic})
-	defer p.Close()
 	base := time.Now().UTC().Add(-time.Hour)
-	produceEvents(t, ctx, p, paymentEvent(base, 0, events.TypePaymentAuthorized, 100, ""), paymentEvent(base, 1, events.TypePaymentFailed, 100, "expired_card"))
-	select {
-	case err := <-done:
-		if !errors.Is(err, store.ErrFenced) {
-			t.Fatalf("want ErrFenced, got %v", err)
-		}
-	case <-ctx.Done():
-		t.Fatal("the stale consumer kept running")
-	}
+	runStaleOwner(t, ctx, s.DB, brokers, streaming.PaymentsSink{DB: s.DB},
+		paymentEvent(base, 0, events.TypePaymentAuthorized, 100, ""), paymentEvent(base, 1, events.TypePaymentFailed, 100, "expired_card"))
 	var payments, minutes int
 	if err := s.DB.Pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM payments), (SELECT count(*) FROM payments_minute)`).Scan(&payments, &minutes); err != nil {
 		t.Fatal(err)
