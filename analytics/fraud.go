@@ -9,9 +9,8 @@ import (
 )
 
 // FraudFeatures are what the hot path knows about one order when it scores
-// it, computed from the stored order facts by event time (see
-// store.FraudFeatures, which has the same fields and is converted to this
-// type). Velocity counts are of the orders in [t-w, t) with the same key,
+// it, computed from the stored order facts by event time (store computes
+// them; see store.FraudFeatures). Velocity counts are of the orders in [t-w, t) with the same key,
 // excluding the order itself; a key the order lacks (no card, IP or device)
 // counts 0.
 type FraudFeatures struct {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/shoppulse/shoppulse/analytics"
 	"github.com/shoppulse/shoppulse/events"
 )
 
@@ -20,9 +21,9 @@ const AlertFraud = "fraud"
 
 // FraudFeatures are the features of one order, computed inside its batch's
 // transaction from the order facts (see fraudFeaturesSQL for the
-// definitions). The fields are those of analytics.FraudFeatures, in the same
-// order, so one converts to the other; the JSON names are the keys of
-// fraud_scores.features and of a logistic model's weights.
+// definitions). It is analytics.FraudFeatures, which the scoring code reads;
+// the JSON names are the keys of fraud_scores.features and of a logistic
+// model's weights.
 //
 // Windows are [t-w, t) by event time t of the order, over the orders stored
 // before it: on its own partition, those at an earlier Kafka offset (so the
@@ -35,49 +36,11 @@ const AlertFraud = "fraud"
 //
 // The customers topic is not consumed, so account age is measured from the
 // customer's first stored order (first seen), not their registration.
-type FraudFeatures struct {
-	CustomerOrders1m  int64 `json:"customer_orders_1m"`
-	CustomerOrders1h  int64 `json:"customer_orders_1h"`
-	CustomerOrders24h int64 `json:"customer_orders_24h"`
-	CardOrders1m      int64 `json:"card_orders_1m"`
-	CardOrders1h      int64 `json:"card_orders_1h"`
-	CardOrders24h     int64 `json:"card_orders_24h"`
-	IPOrders1m        int64 `json:"ip_orders_1m"`
-	IPOrders1h        int64 `json:"ip_orders_1h"`
-	IPOrders24h       int64 `json:"ip_orders_24h"`
-	DeviceOrders1m    int64 `json:"device_orders_1m"`
-	DeviceOrders1h    int64 `json:"device_orders_1h"`
-	DeviceOrders24h   int64 `json:"device_orders_24h"`
-	// IPCards1h and IPCards24h count the distinct card fingerprints of the
-	// IP's earlier orders in the window.
-	IPCards1h  int64 `json:"ip_cards_1h"`
-	IPCards24h int64 `json:"ip_cards_24h"`
-	// AmountMinor is the order's total.
-	AmountMinor int64 `json:"amount_minor"`
-	// CustomerPriorOrders counts the customer's orders before this one, all
-	// time.
-	CustomerPriorOrders int64 `json:"customer_prior_orders"`
-	// AmountRatio is the total over the customer's mean order total before
-	// this order; 1 (neutral) without history.
-	AmountRatio float64 `json:"amount_ratio"`
-	// AmountZ is the total's z-score against the customer's earlier totals
-	// when there are at least MinZHistory of them with a positive spread,
-	// else 0.
-	AmountZ float64 `json:"amount_z"`
-	// CountryMismatch is 1 when billing and shipping countries are both
-	// known and differ.
-	CountryMismatch int64 `json:"country_mismatch"`
-	// AccountAgeHours is the time since the customer was first seen (their
-	// first order: the customers topic is not consumed), 0 on a first order.
-	AccountAgeHours float64 `json:"account_age_hours"`
-	// NewDevice is 1 when the order has a device id, the customer has
-	// earlier orders with a device id, and none with this one.
-	NewDevice int64 `json:"new_device"`
-}
+type FraudFeatures = analytics.FraudFeatures
 
 // MinZHistory is the number of earlier orders a customer needs before the
-// amount's z-score is computed (analytics.MinZHistory).
-const MinZHistory = 5
+// amount's z-score is computed.
+const MinZHistory = analytics.MinZHistory
 
 // FraudScoring scores a batch's newly stored orders inside its transaction.
 type FraudScoring struct {
@@ -248,7 +211,7 @@ func scoreOrders(ctx context.Context, tx pgx.Tx, b OrderBatch, inserted map[stri
 	copyRows := make([][]any, len(scores))
 	var buf []byte
 	for i, s := range scores {
-		buf = s.Features.appendJSON(buf[:0])
+		buf = appendFeaturesJSON(buf[:0], s.Features)
 		copyRows[i] = []any{s.EventID, s.EventTime, s.OrderID, s.CustomerID, s.Score, s.ModelVersion, string(buf)}
 	}
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"fraud_scores"},
@@ -375,9 +338,9 @@ func (db *DB) RegisterFraudModel(ctx context.Context, m FraudModelRow) error {
 	})
 }
 
-// appendJSON appends f as a JSON object, as encoding/json would write it,
+// appendFeaturesJSON appends f as a JSON object, as encoding/json would write it,
 // without reflection: the hot path writes one per order.
-func (f FraudFeatures) appendJSON(b []byte) []byte {
+func appendFeaturesJSON(b []byte, f FraudFeatures) []byte {
 	ints := [...]struct {
 		name string
 		v    int64

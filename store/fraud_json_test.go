@@ -14,8 +14,8 @@ func TestFraudFeaturesAppendJSON_RoundTripsLikeEncodingJSON(t *testing.T) {
 			AmountZ: -2.5e-7, CountryMismatch: 1, AccountAgeHours: 1e21, NewDevice: 1},
 	} {
 		var got, want FraudFeatures
-		if err := json.Unmarshal(f.appendJSON(nil), &got); err != nil {
-			t.Fatalf("%s: %v", f.appendJSON(nil), err)
+		if err := json.Unmarshal(appendFeaturesJSON(nil, f), &got); err != nil {
+			t.Fatalf("%s: %v", appendFeaturesJSON(nil, f), err)
 		}
 		std, _ := json.Marshal(f)
 		if err := json.Unmarshal(std, &want); err != nil {
@@ -25,7 +25,7 @@ func TestFraudFeaturesAppendJSON_RoundTripsLikeEncodingJSON(t *testing.T) {
 			t.Fatalf("round trip: want %+v, got %+v", want, got)
 		}
 		var a, b map[string]any
-		_ = json.Unmarshal(f.appendJSON(nil), &a)
+		_ = json.Unmarshal(appendFeaturesJSON(nil, f), &a)
 		_ = json.Unmarshal(std, &b)
 		if len(a) != len(b) {
 			t.Fatalf("keys: %d vs %d", len(a), len(b))

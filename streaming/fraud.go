@@ -102,7 +102,7 @@ func (s *FraudScorer) scoring(ctx context.Context) (*store.FraudScoring, error) 
 	}
 	return &store.FraudScoring{
 		Version:        m.Version(),
-		Score:          func(f store.FraudFeatures) float64 { return m.Score(analytics.FraudFeatures(f)) },
+		Score:          m.Score,
 		AlertThreshold: th,
 	}, nil
 }
