@@ -338,12 +338,9 @@ func insertOrders(ctx context.Context, tx pgx.Tx, b OrderBatch) (map[string]bool
 	return inserted, nil
 }
 
-// upsertMinutes adds the deltas to revenue_minute. Keys are sorted so two
-// transactions touching the same minutes lock them in the same order.
-func upsertMinutes(ctx context.Context, tx pgx.Tx, deltas map[minuteKey]*minuteDelta) error {
-	if len(deltas) == 0 {
-		return nil
-	}
+// sortedMinuteKeys returns the keys by minute, then currency: the order in
+// which upserts lock their rows, the same in every transaction.
+func sortedMinuteKeys[V any](deltas map[minuteKey]V) []minuteKey {
 	keys := make([]minuteKey, 0, len(deltas))
 	for k := range deltas {
 		keys = append(keys, k)
@@ -354,6 +351,16 @@ func upsertMinutes(ctx context.Context, tx pgx.Tx, deltas map[minuteKey]*minuteD
 		}
 		return keys[i].currency < keys[j].currency
 	})
+	return keys
+}
+
+// upsertMinutes adds the deltas to revenue_minute. Keys are sorted so two
+// transactions touching the same minutes lock them in the same order.
+func upsertMinutes(ctx context.Context, tx pgx.Tx, deltas map[minuteKey]*minuteDelta) error {
+	if len(deltas) == 0 {
+		return nil
+	}
+	keys := sortedMinuteKeys(deltas)
 	var (
 		minutes                       = make([]time.Time, len(keys))
 		currencies                    = make([]string, len(keys))

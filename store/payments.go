@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"fmt"
-	"sort"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -228,16 +227,7 @@ func upsertPaymentMinutes(ctx context.Context, tx pgx.Tx, deltas map[minuteKey]*
 	if len(deltas) == 0 {
 		return nil
 	}
-	keys := make([]minuteKey, 0, len(deltas))
-	for k := range deltas {
-		keys = append(keys, k)
-	}
-	sort.Slice(keys, func(i, j int) bool {
-		if !keys[i].minute.Equal(keys[j].minute) {
-			return keys[i].minute.Before(keys[j].minute)
-		}
-		return keys[i].currency < keys[j].currency
-	})
+	keys := sortedMinuteKeys(deltas)
 	n := len(keys)
 	minutes, currencies := make([]time.Time, n), make([]string, n)
 	cols := make([][]int64, 8)
