@@ -10,4 +10,8 @@ const (
 	NameEnsurePartitions  = "EnsurePartitions"
 	NamePendingAlerts     = "PendingAlerts"
 	NameDeliverAlert      = "DeliverAlert"
+
+	NameCheckWatermarks = "CheckWatermarks"
+	NameRollupPeriod    = "RollupPeriod"
+	NameRaiseAlert      = "RaiseBatchAlert"
 )

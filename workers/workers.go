@@ -25,6 +25,8 @@ type Deps struct {
 	Partitions *activities.Partitions
 	Alerts     *activities.Alerts
 	Anomalies  *activities.Anomalies
+	// BatchAlerts raises the batch workflows' alerts.
+	BatchAlerts *activities.BatchAlerts
 }
 
 // Register registers every workflow and activity under its stable name.
@@ -44,6 +46,11 @@ func Register(r worker.Registry, d Deps) {
 	r.RegisterActivityWithOptions(d.Alerts.DeliverAlert, activity.RegisterOptions{Name: activities.NameDeliverAlert})
 	r.RegisterActivityWithOptions(d.Anomalies.ListAnomalySeries, activity.RegisterOptions{Name: activities.NameListAnomalySeries})
 	r.RegisterActivityWithOptions(d.Anomalies.ScoreAnomalies, activity.RegisterOptions{Name: activities.NameScoreAnomalies})
+
+	r.RegisterWorkflowWithOptions(workflows.RollupDaily, workflow.RegisterOptions{Name: workflows.NameRollupDaily})
+	r.RegisterActivityWithOptions(d.Rollup.CheckWatermarks, activity.RegisterOptions{Name: activities.NameCheckWatermarks})
+	r.RegisterActivityWithOptions(d.Rollup.RollupPeriod, activity.RegisterOptions{Name: activities.NameRollupPeriod})
+	r.RegisterActivityWithOptions(d.BatchAlerts.RaiseAlert, activity.RegisterOptions{Name: activities.NameRaiseAlert})
 }
 
 // Run runs a worker on the task queue until ctx is cancelled, then stops it,

@@ -81,9 +81,10 @@ func (a *app) runWorker(ctx context.Context, startSupervisor bool) error {
 			DefaultReorderPoint: cfg.Stream.DefaultReorderPoint,
 			FraudAlertThreshold: cfg.Stream.FraudAlertThreshold,
 		},
-		Rollup:     &activities.Rollup{DB: db},
-		Partitions: &activities.Partitions{DB: db},
-		Anomalies:  &activities.Anomalies{DB: db, RateMinScale: activities.DefaultRateMinScale},
+		Rollup:      &activities.Rollup{DB: db},
+		Partitions:  &activities.Partitions{DB: db},
+		BatchAlerts: &activities.BatchAlerts{DB: db},
+		Anomalies:   &activities.Anomalies{DB: db, RateMinScale: activities.DefaultRateMinScale},
 		Alerts: &activities.Alerts{
 			DB:     db,
 			Client: &http.Client{Timeout: cfg.Alerts.Timeout},
