@@ -202,8 +202,8 @@ func (db *DB) RollupPeriod(ctx context.Context, r PeriodRollupRequest) (PeriodRo
 				"from":   start, "to": end, "complete": r.Complete, "stream_positions": positions,
 			},
 			Outputs: map[string]any{
-				"tables": rollupTables,
-				"rows":   map[string]int64{"rollup_sales": res.SalesRows, "rollup_traffic": res.TrafficRows, "rollup_payments": res.PaymentsRows},
+				"tables":        rollupTables,
+				"rows":          map[string]int64{"rollup_sales": res.SalesRows, "rollup_traffic": res.TrafficRows, "rollup_payments": res.PaymentsRows},
 				"revenue_minor": res.RevenueMinor, "margin_minor": res.MarginMinor,
 			},
 		})
