@@ -14,4 +14,6 @@ const (
 	NameCheckWatermarks = "CheckWatermarks"
 	NameRollupPeriod    = "RollupPeriod"
 	NameRaiseAlert      = "RaiseBatchAlert"
+
+	NameDropExpiredPartitions = "DropExpiredPartitions"
 )

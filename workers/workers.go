@@ -51,6 +51,7 @@ func Register(r worker.Registry, d Deps) {
 	r.RegisterActivityWithOptions(d.Rollup.CheckWatermarks, activity.RegisterOptions{Name: activities.NameCheckWatermarks})
 	r.RegisterActivityWithOptions(d.Rollup.RollupPeriod, activity.RegisterOptions{Name: activities.NameRollupPeriod})
 	r.RegisterActivityWithOptions(d.BatchAlerts.RaiseAlert, activity.RegisterOptions{Name: activities.NameRaiseAlert})
+	r.RegisterActivityWithOptions(d.Partitions.DropExpiredPartitions, activity.RegisterOptions{Name: activities.NameDropExpiredPartitions})
 }
 
 // Run runs a worker on the task queue until ctx is cancelled, then stops it,

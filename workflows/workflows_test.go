@@ -56,6 +56,7 @@ func newEnv(t *testing.T) *testsuite.TestWorkflowEnvironment {
 	env.RegisterWorkflowWithOptions(PartitionMaintenance, workflow.RegisterOptions{Name: NamePartitionMaintenance})
 	parts := &activities.Partitions{}
 	env.RegisterActivityWithOptions(parts.EnsurePartitions, activity.RegisterOptions{Name: activities.NameEnsurePartitions})
+	env.RegisterActivityWithOptions(parts.DropExpiredPartitions, activity.RegisterOptions{Name: activities.NameDropExpiredPartitions})
 	return env
 }
 
