@@ -51,6 +51,8 @@ func Register(r worker.Registry, d Deps) {
 	r.RegisterActivityWithOptions(d.Rollup.CheckWatermarks, activity.RegisterOptions{Name: activities.NameCheckWatermarks})
 	r.RegisterActivityWithOptions(d.Rollup.RollupPeriod, activity.RegisterOptions{Name: activities.NameRollupPeriod})
 	r.RegisterActivityWithOptions(d.BatchAlerts.RaiseAlert, activity.RegisterOptions{Name: activities.NameRaiseAlert})
+	r.RegisterWorkflowWithOptions(workflows.Backfill, workflow.RegisterOptions{Name: workflows.NameBackfill})
+	r.RegisterWorkflowWithOptions(workflows.BackfillDay, workflow.RegisterOptions{Name: workflows.NameBackfillDay})
 	r.RegisterActivityWithOptions(d.Partitions.DropExpiredPartitions, activity.RegisterOptions{Name: activities.NameDropExpiredPartitions})
 }
 

@@ -1,0 +1,204 @@
+package workflows_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
+
+	"github.com/shoppulse/shoppulse/activities"
+	"github.com/shoppulse/shoppulse/internal/testenv"
+	"github.com/shoppulse/shoppulse/store"
+	"github.com/shoppulse/shoppulse/workers"
+	"github.com/shoppulse/shoppulse/workflows"
+)
+
+// devWorker runs every workflow and activity, registered as the real worker
+// does, on a task queue of its own on the Temporal dev server, against a
+// fresh schema.
+type devWorker struct {
+	c     client.Client
+	queue string
+	s     testenv.Schema
+}
+
+func startDevWorker(t *testing.T, deps func(*store.DB) workers.Deps) *devWorker {
+	t.Helper()
+	s := testenv.DB(t)
+	c, err := client.Dial(client.Options{HostPort: testenv.TemporalAddress(t)})
+	if err != nil {
+		t.Fatalf("dial temporal: %v", err)
+	}
+	t.Cleanup(c.Close)
+	queue := testenv.Name("batch")
+	w := worker.New(c, queue, worker.Options{})
+	d := workers.Deps{
+		Stream:      &activities.Stream{DB: s.DB},
+		Rollup:      &activities.Rollup{DB: s.DB},
+		Partitions:  &activities.Partitions{DB: s.DB},
+		Alerts:      &activities.Alerts{DB: s.DB},
+		Anomalies:   &activities.Anomalies{DB: s.DB},
+		BatchAlerts: &activities.BatchAlerts{DB: s.DB},
+	}
+	if deps != nil {
+		d = deps(s.DB)
+	}
+	workers.Register(w, d)
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Stop)
+	return &devWorker{c: c, queue: queue, s: s}
+}
+
+func (w *devWorker) run(ctx context.Context, t *testing.T, id, wf string, in, out any) {
+	t.Helper()
+	r, err := w.c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: w.queue, WorkflowExecutionTimeout: 5 * time.Minute}, wf, in)
+	if err != nil {
+		t.Fatalf("start %s: %v", wf, err)
+	}
+	if err := r.Get(ctx, out); err != nil {
+		t.Fatalf("%s %s: %v", wf, id, err)
+	}
+}
+
+// seedDays stores n days of orders, lines, receipts, minute figures and
+// sessions from first, and stream positions past them on every rollup topic.
+func seedDays(ctx context.Context, t *testing.T, db *store.DB, first time.Time, n int) {
+	t.Helper()
+	if err := db.EnsurePartitionsAhead(ctx, first, n); err != nil {
+		t.Fatal(err)
+	}
+	exec := func(sql string, args ...any) {
+		t.Helper()
+		if _, err := db.Pool.Exec(ctx, sql, args...); err != nil {
+			t.Fatalf("seed: %v\n%s", err, sql)
+		}
+	}
+	exec(`INSERT INTO inventory_movements (event_id, event_time, product_id, warehouse_id, delta, reason, unit_cost_minor, currency, topic, partition, kafka_offset)
+	      VALUES ('r1', $1, 'P1', 'W1', 100, 'receipt', 400, 'EUR', 'i', 0, 1)`, first.Add(-time.Hour))
+	for d := range n {
+		day := first.AddDate(0, 0, d)
+		for i := range 3 + d {
+			at := day.Add(time.Duration(2+i*5) * time.Hour)
+			ev := fmt.Sprintf("e-%d-%d", d, i)
+			cust := fmt.Sprintf("C%d", i%2)
+			exec(`INSERT INTO orders (event_id, event_time, order_id, customer_id, country, currency, channel, total_minor, units, line_count, topic, partition, kafka_offset)
+			      VALUES ($1, $2, $1, $3, 'DE', 'EUR', 'web', 2000, 2, 1, 'o', 0, 1)`, ev, at, cust)
+			exec(`INSERT INTO order_lines (event_id, event_time, line_no, order_id, product_id, category, quantity, unit_price_minor)
+			      VALUES ($1, $2, 1, $1, 'P1', 'shoes', 2, 1000)`, ev, at)
+			exec(`INSERT INTO revenue_minute (minute, currency, orders, units, revenue_minor) VALUES ($1, 'EUR', 1, 2, 2000)`, at)
+			exec(`INSERT INTO traffic_minute (minute, page_views) VALUES ($1, 7)`, at)
+		}
+	}
+	for _, topic := range workflows.DefaultRollupTopics {
+		exec(`INSERT INTO stream_offsets (topic, partition, next_offset, watermark) VALUES ($1, 0, 10, $2)`, topic, first.AddDate(0, 0, n+1))
+	}
+}
+
+// rollupSnapshot is every rollup row without run_id and computed_at.
+func rollupSnapshot(ctx context.Context, t *testing.T, db *store.DB) []string {
+	t.Helper()
+	var out []string
+	for _, q := range []string{
+		`SELECT to_jsonb(r) - 'run_id' - 'computed_at' FROM rollup_sales r`,
+		`SELECT to_jsonb(r) - 'run_id' - 'computed_at' FROM rollup_traffic r`,
+		`SELECT to_jsonb(r) - 'run_id' - 'computed_at' FROM rollup_payments r`,
+		`SELECT to_jsonb(r) - 'id' - 'created_at' - 'opened_at' FROM alerts r`,
+	} {
+		rows, err := db.Pool.Query(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var b []byte
+			if err := rows.Scan(&b); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, string(b))
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func TestBackfill_TwiceChangesNothingOnTheDevServer(t *testing.T) {
+	w := startDevWorker(t, nil)
+	ctx := testenv.Context(t, 4*time.Minute)
+	first := time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)
+	seedDays(ctx, t, w.s.DB, first, 3)
+
+	in := workflows.BackfillInput{Workflow: workflows.NameRollupDaily, From: "2026-10-01", To: "2026-10-03", Concurrency: 2}
+	id := testenv.Name("backfill")
+	var res workflows.BackfillResult
+	w.run(ctx, t, id, workflows.NameBackfill, in, &res)
+	if res.Days != 3 || len(res.Failed) != 0 {
+		t.Fatalf("first backfill %+v", res)
+	}
+	once := rollupSnapshot(ctx, t, w.s.DB)
+	var days int
+	if err := w.s.DB.Pool.QueryRow(ctx, `SELECT count(*) FROM rollup_sales WHERE grain = 'day' AND dimension = 'total'`).Scan(&days); err != nil || days != 3 {
+		t.Fatalf("%d daily totals (%v), want 3", days, err)
+	}
+	var revenue, margin int64
+	if err := w.s.DB.Pool.QueryRow(ctx, `SELECT revenue_minor, margin_minor FROM rollup_sales_margin WHERE grain = 'day' AND period_start = $1 AND dimension = 'product'`,
+		first.AddDate(0, 0, 2)).Scan(&revenue, &margin); err != nil || revenue != 5*2000 || margin != 5*2*(1000-400) {
+		t.Fatalf("day 3 product revenue %d margin %d (%v)", revenue, margin, err)
+	}
+
+	// Again under another ID (a second backfill), and under the same ID (a
+	// resumed one): the rows are the same.
+	w.run(ctx, t, testenv.Name("backfill"), workflows.NameBackfill, in, &res)
+	w.run(ctx, t, id, workflows.NameBackfill, in, &res)
+	if twice := rollupSnapshot(ctx, t, w.s.DB); !slices.Equal(once, twice) {
+		t.Fatalf("second backfill changed the rollups:\nonce  %v\ntwice %v", once, twice)
+	}
+	var lineage int
+	if err := w.s.DB.Pool.QueryRow(ctx, `SELECT count(*) FROM lineage WHERE workflow = $1`, workflows.NameRollupDaily).Scan(&lineage); err != nil || lineage != 9 {
+		t.Fatalf("%d lineage rows (%v), want one per day and run: 9", lineage, err)
+	}
+}
+
+// The README's way to start a workflow: the temporal CLI with a JSON input.
+func TestTemporalCLI_StartsRollupDailyWithJSONInput(t *testing.T) {
+	bin := os.Getenv("SHOPPULSE_TEMPORAL_CLI")
+	if bin == "" {
+		home, _ := os.UserHomeDir()
+		bin = filepath.Join(home, ".cache", "shoppulse", "bin", "temporal")
+	}
+	if _, err := os.Stat(bin); err != nil {
+		if os.Getenv("SHOPPULSE_REQUIRE_SERVICES") == "1" {
+			t.Fatalf("temporal CLI not found at %s (set SHOPPULSE_TEMPORAL_CLI)", bin)
+		}
+		t.Skipf("temporal CLI not found at %s", bin)
+	}
+	w := startDevWorker(t, nil)
+	ctx := testenv.Context(t, 2*time.Minute)
+	first := time.Date(2026, 9, 1, 0, 0, 0, 0, time.UTC)
+	seedDays(ctx, t, w.s.DB, first, 1)
+	id := testenv.Name("cli-rollup")
+	cmd := exec.CommandContext(ctx, bin, "workflow", "execute", "--address", testenv.TemporalAddress(t),
+		"--type", workflows.NameRollupDaily, "--task-queue", w.queue, "--workflow-id", id,
+		"--input", `{"day":"2026-09-01T00:00:00Z","watermark_wait":"30s"}`, "--output", "json")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("temporal workflow execute: %v\n%s", err, out)
+	}
+	var res workflows.RollupDailyResult
+	if err := w.c.GetWorkflow(ctx, id, "").Get(ctx, &res); err != nil {
+		t.Fatalf("result of %s: %v\nCLI said %s", id, err, out)
+	}
+	if !res.Complete || !res.Day.Equal(first) || res.Period.RevenueMinor != 3*2000 {
+		t.Fatalf("result %+v\nCLI said %s", res, out)
+	}
+}
