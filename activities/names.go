@@ -16,4 +16,7 @@ const (
 	NameRaiseAlert      = "RaiseBatchAlert"
 
 	NameDropExpiredPartitions = "DropExpiredPartitions"
+
+	NameEraseCustomer = "EraseCustomer"
+	NameFinishErasure = "FinishErasure"
 )

@@ -27,6 +27,8 @@ type Deps struct {
 	Anomalies  *activities.Anomalies
 	// BatchAlerts raises the batch workflows' alerts.
 	BatchAlerts *activities.BatchAlerts
+	// Erasure carries out GDPR erasure requests.
+	Erasure *activities.Erasure
 }
 
 // Register registers every workflow and activity under its stable name.
@@ -54,6 +56,9 @@ func Register(r worker.Registry, d Deps) {
 	r.RegisterWorkflowWithOptions(workflows.Backfill, workflow.RegisterOptions{Name: workflows.NameBackfill})
 	r.RegisterWorkflowWithOptions(workflows.BackfillDay, workflow.RegisterOptions{Name: workflows.NameBackfillDay})
 	r.RegisterActivityWithOptions(d.Partitions.DropExpiredPartitions, activity.RegisterOptions{Name: activities.NameDropExpiredPartitions})
+	r.RegisterWorkflowWithOptions(workflows.EraseCustomer, workflow.RegisterOptions{Name: workflows.NameEraseCustomer})
+	r.RegisterActivityWithOptions(d.Erasure.EraseCustomer, activity.RegisterOptions{Name: activities.NameEraseCustomer})
+	r.RegisterActivityWithOptions(d.Erasure.FinishErasure, activity.RegisterOptions{Name: activities.NameFinishErasure})
 }
 
 // Run runs a worker on the task queue until ctx is cancelled, then stops it,

@@ -7,9 +7,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 
@@ -46,6 +48,7 @@ func startDevWorker(t *testing.T, deps func(*store.DB) workers.Deps) *devWorker 
 		Alerts:      &activities.Alerts{DB: s.DB},
 		Anomalies:   &activities.Anomalies{DB: s.DB},
 		BatchAlerts: &activities.BatchAlerts{DB: s.DB},
+		Erasure:     &activities.Erasure{DB: s.DB},
 	}
 	if deps != nil {
 		d = deps(s.DB)
@@ -200,5 +203,94 @@ func TestTemporalCLI_StartsRollupDailyWithJSONInput(t *testing.T) {
 	}
 	if !res.Complete || !res.Day.Equal(first) || res.Period.RevenueMinor != 3*2000 {
 		t.Fatalf("result %+v\nCLI said %s", res, out)
+	}
+}
+
+// tablesHolding lists the columns of the schema's tables (partitions
+// included through their parents) holding needle in their text.
+func tablesHolding(ctx context.Context, t *testing.T, db *store.DB, schema, needle string) []string {
+	t.Helper()
+	rows, err := db.Pool.Query(ctx, `
+		SELECT c.table_name, c.column_name, c.data_type FROM information_schema.columns c
+		  JOIN information_schema.tables t ON t.table_schema = c.table_schema AND t.table_name = c.table_name
+		 WHERE c.table_schema = $1 AND t.table_type = 'BASE TABLE'
+		   AND c.data_type IN ('text', 'character varying', 'character', 'jsonb', 'json', 'bytea')`, schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type col struct{ table, column, typ string }
+	var cols []col
+	var c col
+	if _, err := pgx.ForEachRow(rows, []any{&c.table, &c.column, &c.typ}, func() error { cols = append(cols, c); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, c := range cols {
+		expr := fmt.Sprintf(`strpos(%s::text, $1) > 0`, pgx.Identifier{c.column}.Sanitize())
+		if c.typ == "bytea" {
+			expr = fmt.Sprintf(`position(convert_to($1, 'UTF8') IN %s) > 0`, pgx.Identifier{c.column}.Sanitize())
+		}
+		var n int
+		if err := db.Pool.QueryRow(ctx, fmt.Sprintf(`SELECT count(*) FROM %s WHERE %s`, pgx.Identifier{c.table}.Sanitize(), expr), needle).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n > 0 {
+			out = append(out, c.table+"."+c.column)
+		}
+	}
+	return out
+}
+
+func TestEraseCustomer_OnTheDevServer(t *testing.T) {
+	w := startDevWorker(t, nil)
+	ctx := testenv.Context(t, 3*time.Minute)
+	day := time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, -2)
+	seedDays(ctx, t, w.s.DB, day, 1) // customers C0 and C1, stream positions past the day
+	cust := testenv.Name("gdpr")
+	ip, card := cust+"-ip", cust+"-card"
+	if _, err := w.s.DB.Pool.Exec(ctx, `
+		INSERT INTO orders (event_id, event_time, order_id, customer_id, country, currency, channel, total_minor, units, line_count, topic, partition, kafka_offset, ip, card_fingerprint)
+		VALUES ('g1', $1, 'G1', $2, 'DE', 'EUR', 'web', 999, 1, 1, 'o', 0, 9, $3, $4)`, day.Add(time.Hour), cust, ip, card); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.s.DB.Pool.Exec(ctx, `
+		INSERT INTO payments (event_id, event_time, payment_id, order_id, customer_id, status, method, amount_minor, currency, card_fingerprint, topic, partition, kafka_offset)
+		VALUES ('gp1', $1, 'GP1', 'G1', $2, 'authorized', 'card', 999, 'EUR', $3, 'p', 0, 1)`, day.Add(time.Hour), cust, card); err != nil {
+		t.Fatal(err)
+	}
+	req := testenv.Name("req")
+	var res workflows.ErasureResult
+	w.run(ctx, t, workflows.ErasureWorkflowID(req), workflows.NameEraseCustomer, workflows.ErasureInput{RequestID: req, CustomerID: cust}, &res)
+	if res.Overdue || res.Rows["orders"] != 1 || res.Rows["payments"] != 1 || len(res.RecomputedDays) != 1 || !res.RecomputedDays[0].Equal(day) {
+		t.Fatalf("result %+v", res)
+	}
+	for _, id := range []string{cust, ip, card} {
+		if where := tablesHolding(ctx, t, w.s.DB, w.s.Name, id); len(where) > 0 {
+			t.Errorf("%q still in %v", id, where)
+		}
+	}
+	audit, err := w.s.DB.ErasureAuditOf(ctx, req)
+	if err != nil || audit.Finished == nil || len(audit.RecomputedDays) != 1 || audit.Overdue {
+		t.Fatalf("audit %+v (%v)", audit, err)
+	}
+	var total int64
+	if err := w.s.DB.Pool.QueryRow(ctx, `SELECT revenue_minor FROM rollup_sales WHERE grain = 'day' AND period_start = $1 AND dimension = 'total'`, day).Scan(&total); err != nil || total != 3*2000 {
+		t.Fatalf("recomputed day total %d (%v)", total, err)
+	}
+	// The history carries ids only: no ip or card fingerprint.
+	it := w.c.GetWorkflowHistory(ctx, workflows.ErasureWorkflowID(req), "", false, 0)
+	for it.HasNext() {
+		ev, err := it.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s := ev.String(); strings.Contains(s, ip) || strings.Contains(s, card) {
+			t.Fatalf("history event %d carries personal data: %s", ev.EventId, s)
+		}
+	}
+	// A second request run changes nothing.
+	w.run(ctx, t, workflows.ErasureWorkflowID(req)+"-again", workflows.NameEraseCustomer, workflows.ErasureInput{RequestID: req, CustomerID: cust}, &res)
+	if !res.Already {
+		t.Fatalf("second run %+v, want already done", res)
 	}
 }

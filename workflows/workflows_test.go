@@ -53,6 +53,10 @@ func newEnv(t *testing.T) *testsuite.TestWorkflowEnvironment {
 	env.RegisterWorkflowWithOptions(RollupDaily, workflow.RegisterOptions{Name: NameRollupDaily})
 	alerts := &activities.BatchAlerts{}
 	env.RegisterActivityWithOptions(alerts.RaiseAlert, activity.RegisterOptions{Name: activities.NameRaiseAlert})
+	env.RegisterWorkflowWithOptions(EraseCustomer, workflow.RegisterOptions{Name: NameEraseCustomer})
+	erasure := &activities.Erasure{}
+	env.RegisterActivityWithOptions(erasure.EraseCustomer, activity.RegisterOptions{Name: activities.NameEraseCustomer})
+	env.RegisterActivityWithOptions(erasure.FinishErasure, activity.RegisterOptions{Name: activities.NameFinishErasure})
 	env.RegisterWorkflowWithOptions(PartitionMaintenance, workflow.RegisterOptions{Name: NamePartitionMaintenance})
 	parts := &activities.Partitions{}
 	env.RegisterActivityWithOptions(parts.EnsurePartitions, activity.RegisterOptions{Name: activities.NameEnsurePartitions})

@@ -84,6 +84,7 @@ func (a *app) runWorker(ctx context.Context, startSupervisor bool) error {
 		Rollup:      &activities.Rollup{DB: db},
 		Partitions:  &activities.Partitions{DB: db},
 		BatchAlerts: &activities.BatchAlerts{DB: db},
+		Erasure:     &activities.Erasure{DB: db},
 		Anomalies:   &activities.Anomalies{DB: db, RateMinScale: activities.DefaultRateMinScale},
 		Alerts: &activities.Alerts{
 			DB:     db,
