@@ -19,4 +19,7 @@ const (
 
 	NameEraseCustomer = "EraseCustomer"
 	NameFinishErasure = "FinishErasure"
+
+	NameCheckTableQuality = "CheckTableQuality"
+	NameCheckSchemaDrift  = "CheckSchemaDrift"
 )

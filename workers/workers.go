@@ -29,6 +29,8 @@ type Deps struct {
 	BatchAlerts *activities.BatchAlerts
 	// Erasure carries out GDPR erasure requests.
 	Erasure *activities.Erasure
+	// Quality runs the data quality checks.
+	Quality *activities.Quality
 }
 
 // Register registers every workflow and activity under its stable name.
@@ -59,6 +61,9 @@ func Register(r worker.Registry, d Deps) {
 	r.RegisterWorkflowWithOptions(workflows.EraseCustomer, workflow.RegisterOptions{Name: workflows.NameEraseCustomer})
 	r.RegisterActivityWithOptions(d.Erasure.EraseCustomer, activity.RegisterOptions{Name: activities.NameEraseCustomer})
 	r.RegisterActivityWithOptions(d.Erasure.FinishErasure, activity.RegisterOptions{Name: activities.NameFinishErasure})
+	r.RegisterWorkflowWithOptions(workflows.DataQuality, workflow.RegisterOptions{Name: workflows.NameDataQuality})
+	r.RegisterActivityWithOptions(d.Quality.CheckTable, activity.RegisterOptions{Name: activities.NameCheckTableQuality})
+	r.RegisterActivityWithOptions(d.Quality.CheckSchemaDrift, activity.RegisterOptions{Name: activities.NameCheckSchemaDrift})
 }
 
 // Run runs a worker on the task queue until ctx is cancelled, then stops it,

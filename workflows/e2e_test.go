@@ -49,6 +49,7 @@ func startDevWorker(t *testing.T, deps func(*store.DB) workers.Deps) *devWorker 
 		Anomalies:   &activities.Anomalies{DB: s.DB},
 		BatchAlerts: &activities.BatchAlerts{DB: s.DB},
 		Erasure:     &activities.Erasure{DB: s.DB},
+		Quality:     &activities.Quality{DB: s.DB, Brokers: testenv.Brokers(t)},
 	}
 	if deps != nil {
 		d = deps(s.DB)
@@ -63,7 +64,7 @@ func startDevWorker(t *testing.T, deps func(*store.DB) workers.Deps) *devWorker 
 
 func (w *devWorker) run(ctx context.Context, t *testing.T, id, wf string, in, out any) {
 	t.Helper()
-	r, err := w.c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: w.queue, WorkflowExecutionTimeout: 5 * time.Minute}, wf, in)
+	r, err := w.c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: w.queue, WorkflowExecutionTimeout: 8 * time.Minute}, wf, in)
 	if err != nil {
 		t.Fatalf("start %s: %v", wf, err)
 	}
@@ -115,6 +116,8 @@ func rollupSnapshot(ctx context.Context, t *testing.T, db *store.DB) []string {
 		`SELECT to_jsonb(r) - 'run_id' - 'computed_at' FROM rollup_traffic r`,
 		`SELECT to_jsonb(r) - 'run_id' - 'computed_at' FROM rollup_payments r`,
 		`SELECT to_jsonb(r) - 'id' - 'created_at' - 'opened_at' FROM alerts r`,
+		`SELECT to_jsonb(r) - 'run_id' - 'checked_at' FROM dq_results r`,
+		`SELECT to_jsonb(r) - 'run_id' - 'checked_at' FROM dq_scores r`,
 	} {
 		rows, err := db.Pool.Query(ctx, q)
 		if err != nil {
@@ -137,18 +140,27 @@ func rollupSnapshot(ctx context.Context, t *testing.T, db *store.DB) []string {
 
 func TestBackfill_TwiceChangesNothingOnTheDevServer(t *testing.T) {
 	w := startDevWorker(t, nil)
-	ctx := testenv.Context(t, 4*time.Minute)
+	ctx := testenv.Context(t, 9*time.Minute)
 	first := time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)
 	seedDays(ctx, t, w.s.DB, first, 3)
 
 	in := workflows.BackfillInput{Workflow: workflows.NameRollupDaily, From: "2026-10-01", To: "2026-10-03", Concurrency: 2}
-	id := testenv.Name("backfill")
+	dq := workflows.BackfillInput{Workflow: workflows.NameDataQuality, From: "2026-10-01", To: "2026-10-03", Concurrency: 3}
+	id, dqID := testenv.Name("backfill"), testenv.Name("backfill-dq")
 	var res workflows.BackfillResult
 	w.run(ctx, t, id, workflows.NameBackfill, in, &res)
 	if res.Days != 3 || len(res.Failed) != 0 {
 		t.Fatalf("first backfill %+v", res)
 	}
+	w.run(ctx, t, dqID, workflows.NameBackfill, dq, &res)
+	if res.Days != 3 || len(res.Failed) != 0 {
+		t.Fatalf("first data quality backfill %+v", res)
+	}
 	once := rollupSnapshot(ctx, t, w.s.DB)
+	var scores int
+	if err := w.s.DB.Pool.QueryRow(ctx, `SELECT count(*) FROM dq_scores WHERE grain = 'day'`).Scan(&scores); err != nil || scores != 3*7 {
+		t.Fatalf("%d daily scores (%v), want 3 days x 7 tables", scores, err)
+	}
 	var days int
 	if err := w.s.DB.Pool.QueryRow(ctx, `SELECT count(*) FROM rollup_sales WHERE grain = 'day' AND dimension = 'total'`).Scan(&days); err != nil || days != 3 {
 		t.Fatalf("%d daily totals (%v), want 3", days, err)
@@ -163,6 +175,7 @@ func TestBackfill_TwiceChangesNothingOnTheDevServer(t *testing.T) {
 	// resumed one): the rows are the same.
 	w.run(ctx, t, testenv.Name("backfill"), workflows.NameBackfill, in, &res)
 	w.run(ctx, t, id, workflows.NameBackfill, in, &res)
+	w.run(ctx, t, dqID, workflows.NameBackfill, dq, &res)
 	if twice := rollupSnapshot(ctx, t, w.s.DB); !slices.Equal(once, twice) {
 		t.Fatalf("second backfill changed the rollups:\nonce  %v\ntwice %v", once, twice)
 	}

@@ -57,6 +57,10 @@ func newEnv(t *testing.T) *testsuite.TestWorkflowEnvironment {
 	erasure := &activities.Erasure{}
 	env.RegisterActivityWithOptions(erasure.EraseCustomer, activity.RegisterOptions{Name: activities.NameEraseCustomer})
 	env.RegisterActivityWithOptions(erasure.FinishErasure, activity.RegisterOptions{Name: activities.NameFinishErasure})
+	env.RegisterWorkflowWithOptions(DataQuality, workflow.RegisterOptions{Name: NameDataQuality})
+	quality := &activities.Quality{}
+	env.RegisterActivityWithOptions(quality.CheckTable, activity.RegisterOptions{Name: activities.NameCheckTableQuality})
+	env.RegisterActivityWithOptions(quality.CheckSchemaDrift, activity.RegisterOptions{Name: activities.NameCheckSchemaDrift})
 	env.RegisterWorkflowWithOptions(PartitionMaintenance, workflow.RegisterOptions{Name: NamePartitionMaintenance})
 	parts := &activities.Partitions{}
 	env.RegisterActivityWithOptions(parts.EnsurePartitions, activity.RegisterOptions{Name: activities.NameEnsurePartitions})

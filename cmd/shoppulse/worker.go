@@ -85,6 +85,7 @@ func (a *app) runWorker(ctx context.Context, startSupervisor bool) error {
 		Partitions:  &activities.Partitions{DB: db},
 		BatchAlerts: &activities.BatchAlerts{DB: db},
 		Erasure:     &activities.Erasure{DB: db},
+		Quality:     &activities.Quality{DB: db, Brokers: cfg.Kafka.Brokers},
 		Anomalies:   &activities.Anomalies{DB: db, RateMinScale: activities.DefaultRateMinScale},
 		Alerts: &activities.Alerts{
 			DB:     db,
