@@ -82,7 +82,7 @@ type Spec struct {
 	ID string
 	// Cron is a standard 5-field cron (minute hour day-of-month month
 	// day-of-week) or one of @yearly, @annually, @monthly, @weekly, @daily,
-	// @midnight, @hourly; evaluated in UTC.
+	// @midnight, @hourly; evaluated in TimeZone.
 	Cron string
 	// Workflow is the registered workflow type name.
 	Workflow  string

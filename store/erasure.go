@@ -85,6 +85,9 @@ var PersonalColumns = []PersonalColumn{
 	{Table: "alerts", Column: "details", Treatment: ReplaceInJSON},
 	{Table: "dead_letters", Column: "payload", Treatment: RedactBytes, Ref: "key"},
 	{Table: "api_keys", Column: "name", Treatment: NotPersonal, Why: "the label of an API key, not a person's name"},
+	{Table: "dq_results", Column: "table_name", Treatment: NotPersonal, Why: "the name of a checked table or topic"},
+	{Table: "dq_results", Column: "check_name", Treatment: NotPersonal, Why: "the name of a data quality check"},
+	{Table: "dq_scores", Column: "table_name", Treatment: NotPersonal, Why: "the name of a checked table or topic"},
 }
 
 // PersonalColumnPattern matches the column names the registry test treats as
