@@ -10,4 +10,16 @@ const (
 	NameEnsurePartitions  = "EnsurePartitions"
 	NamePendingAlerts     = "PendingAlerts"
 	NameDeliverAlert      = "DeliverAlert"
+
+	NameCheckWatermarks = "CheckWatermarks"
+	NameRollupPeriod    = "RollupPeriod"
+	NameRaiseAlert      = "RaiseBatchAlert"
+
+	NameDropExpiredPartitions = "DropExpiredPartitions"
+
+	NameEraseCustomer = "EraseCustomer"
+	NameFinishErasure = "FinishErasure"
+
+	NameCheckTableQuality = "CheckTableQuality"
+	NameCheckSchemaDrift  = "CheckSchemaDrift"
 )

@@ -4,11 +4,14 @@
 package config
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
+	_ "time/tzdata" // time zones of schedules validate on hosts without a zoneinfo database
 )
 
 // Config is the whole configuration of one shoppulse process.
@@ -159,7 +162,24 @@ type Schedule struct {
 	Workflow string `mapstructure:"workflow"`
 	Paused   bool   `mapstructure:"paused"`
 	Note     string `mapstructure:"note"`
+	// TimeZone is the IANA zone the cron is read in; empty means UTC.
+	TimeZone string `mapstructure:"time_zone"`
+	// Jitter delays each action by a random time up to it (0: none), so
+	// schedules on the same minute do not all start at once.
+	Jitter time.Duration `mapstructure:"jitter"`
+	// Overlap is what happens when an action is due while the previous run
+	// still runs: skip (the default), buffer_one, buffer_all, cancel_other,
+	// terminate_other or allow_all.
+	Overlap string `mapstructure:"overlap"`
+	// CatchupWindow is how late a missed action (server down) may still
+	// run; 0 means one hour.
+	CatchupWindow time.Duration `mapstructure:"catchup_window"`
+	// Input is the workflow's input as a JSON object; empty means none.
+	Input string `mapstructure:"input"`
 }
+
+// ScheduleOverlaps are the accepted values of Schedule.Overlap.
+var ScheduleOverlaps = []string{"skip", "buffer_one", "buffer_all", "cancel_other", "terminate_other", "allow_all"}
 
 // Dev is where `shoppulse dev` and `make` keep local service state.
 type Dev struct {
@@ -234,7 +254,8 @@ func Default() Config {
 			ID:       "shoppulse-partitions-daily",
 			Cron:     "15 0 * * *",
 			Workflow: "PartitionMaintenance",
-			Note:     "create the fact tables' daily partitions a week ahead",
+			Note:     "create the fact tables' daily partitions a week ahead, drop those past retention",
+			Input:    `{"retention_days": 730}`,
 		}, {
 			ID:       "shoppulse-alerts-notify",
 			Cron:     "* * * * *",
@@ -245,6 +266,25 @@ func Default() Config {
 			Cron:     "* * * * *",
 			Workflow: "AnomalyDetector",
 			Note:     "score complete minutes against their seasonal baselines, alert on sustained anomalies",
+		}, {
+			ID:            "shoppulse-rollup-daily",
+			Cron:          "20 0 * * *",
+			Workflow:      "RollupDaily",
+			Note:          "daily sales (with margin), traffic, funnel and payments rollup of the previous UTC day",
+			CatchupWindow: 24 * time.Hour,
+		}, {
+			ID:       "shoppulse-dq-hourly",
+			Cron:     "10 * * * *",
+			Workflow: "DataQuality",
+			Note:     "data quality of the previous hour: freshness, volume, nulls, duplicates, ranges, schema drift",
+			Jitter:   30 * time.Second,
+		}, {
+			ID:            "shoppulse-dq-daily",
+			Cron:          "40 0 * * *",
+			Workflow:      "DataQuality",
+			Note:          "data quality of the previous UTC day, volume against the same day of the last two weeks",
+			Input:         `{"grain": "day"}`,
+			CatchupWindow: 24 * time.Hour,
 		}},
 		Dev: Dev{DataDir: ".data", CacheDir: "~/.cache/shoppulse"},
 		Log: Log{Level: "info", Format: "text"},
@@ -404,6 +444,26 @@ func (c Config) Validate() error {
 		}
 		if s.Workflow == "" {
 			bad(key+".workflow", "a workflow type name", `""`)
+		}
+		if s.Overlap != "" && !slices.Contains(ScheduleOverlaps, s.Overlap) {
+			bad(key+".overlap", strings.Join(ScheduleOverlaps, ", "), s.Overlap)
+		}
+		if s.Jitter < 0 {
+			bad(key+".jitter", "0 or a positive duration", s.Jitter)
+		}
+		if s.CatchupWindow < 0 {
+			bad(key+".catchup_window", "0 (one hour) or a positive duration", s.CatchupWindow)
+		}
+		if s.TimeZone != "" {
+			if _, err := time.LoadLocation(s.TimeZone); err != nil {
+				bad(key+".time_zone", "an IANA time zone such as Europe/Paris", s.TimeZone)
+			}
+		}
+		if s.Input != "" {
+			var obj map[string]any
+			if err := json.Unmarshal([]byte(s.Input), &obj); err != nil {
+				bad(key+".input", "a JSON object", s.Input)
+			}
 		}
 	}
 	switch c.Log.Level {

@@ -2,6 +2,7 @@ package schedules
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -153,8 +154,8 @@ func createOptions(s Spec) client.ScheduleOptions {
 		ID:            s.ID,
 		Spec:          scheduleSpec(s),
 		Action:        workflowAction(s),
-		Overlap:       Overlap,
-		CatchupWindow: CatchupWindow,
+		Overlap:       s.overlap(),
+		CatchupWindow: s.catchup(),
 		Paused:        s.Paused,
 		Note:          s.Note,
 	}
@@ -170,7 +171,7 @@ func update(ctx context.Context, c client.ScheduleClient, s Spec) error {
 			return &client.ScheduleUpdate{Schedule: &client.Schedule{
 				Action: workflowAction(s),
 				Spec:   &spec,
-				Policy: &client.SchedulePolicies{Overlap: Overlap, CatchupWindow: CatchupWindow},
+				Policy: &client.SchedulePolicies{Overlap: s.overlap(), CatchupWindow: s.catchup()},
 				State:  &client.ScheduleState{Note: s.Note, Paused: s.Paused},
 			}}, nil
 		},
@@ -178,16 +179,22 @@ func update(ctx context.Context, c client.ScheduleClient, s Spec) error {
 }
 
 func scheduleSpec(s Spec) client.ScheduleSpec {
-	return client.ScheduleSpec{CronExpressions: []string{s.Cron}, TimeZoneName: TimeZone}
+	return client.ScheduleSpec{CronExpressions: []string{s.Cron}, TimeZoneName: s.zone(), Jitter: s.Jitter}
 }
 
 func workflowAction(s Spec) *client.ScheduleWorkflowAction {
-	return &client.ScheduleWorkflowAction{
+	a := &client.ScheduleWorkflowAction{
 		ID:        s.ID + RunIDSuffix,
 		Workflow:  s.Workflow,
 		TaskQueue: s.TaskQueue,
 		Memo:      map[string]any{MemoKey: s.hash()},
 	}
+	if s.Input != "" {
+		// Sent as the JSON text itself, so the workflow decodes it into its
+		// input struct exactly as from `temporal workflow start --input`.
+		a.Args = []any{json.RawMessage(s.Input)}
+	}
+	return a
 }
 
 // listStale returns, sorted, the IDs of schedules that start with prefix

@@ -11,7 +11,10 @@ import (
 	"testing"
 	"time"
 
+	commonpb "go.temporal.io/api/common/v1"
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/log"
 )
 
@@ -305,6 +308,47 @@ func TestApplyAgainstDevServer(t *testing.T) {
 		time.Sleep(time.Second) // give visibility time to show a wrongly created schedule
 		if got := listIDs(ctx, t, sc, prefix); !slices.Equal(got, []string{rollup}) {
 			t.Fatalf("schedules under %q = %v, want only %s", prefix, got, rollup)
+		}
+	})
+
+	t.Run("time zone, jitter, overlap, catchup and input reach Temporal", func(t *testing.T) {
+		full := specs[0]
+		full.TimeZone, full.Jitter, full.Overlap, full.CatchupWindow = "Asia/Tokyo", 90*time.Second, "buffer_one", 6*time.Hour
+		full.Input = `{"hour":"2026-11-26T13:00:00Z","watermark_wait":"30s"}`
+		res, err := Apply(ctx, sc, []Spec{full}, opts)
+		if err != nil {
+			t.Fatalf("Apply: %v", err)
+		}
+		assertResult(t, res, Result{Updated: []string{rollup}})
+		d := describe(ctx, t, sc, rollup)
+		if d.Schedule.Spec.TimeZoneName != "Asia/Tokyo" || d.Schedule.Spec.Jitter != 90*time.Second {
+			t.Fatalf("spec = %+v", d.Schedule.Spec)
+		}
+		if p := d.Schedule.Policy; p.Overlap != enumspb.SCHEDULE_OVERLAP_POLICY_BUFFER_ONE || p.CatchupWindow != 6*time.Hour {
+			t.Fatalf("policy = %+v", p)
+		}
+		action := d.Schedule.Action.(*client.ScheduleWorkflowAction)
+		if len(action.Args) != 1 {
+			t.Fatalf("action args = %v, want the input", action.Args)
+		}
+		var in map[string]string
+		if err := converter.GetDefaultDataConverter().FromPayload(action.Args[0].(*commonpb.Payload), &in); err != nil || in["watermark_wait"] != "30s" {
+			t.Fatalf("input arg = %v (%v)", in, err)
+		}
+		// specs[0] fires at 04:17; in Tokyo (UTC+9, no daylight saving) that is 19:17 UTC.
+		for _, at := range d.Info.NextActionTimes {
+			if u := at.UTC(); u.Hour() != 19 || u.Minute() < 17 || u.Minute() > 18 {
+				t.Fatalf("next action at %s, want 19:17 UTC plus up to 90s of jitter", u)
+			}
+		}
+		res, err = Apply(ctx, sc, []Spec{full}, opts)
+		if err != nil {
+			t.Fatalf("Apply: %v", err)
+		}
+		assertResult(t, res, Result{Unchanged: []string{rollup}})
+		// Back to the plain spec for the tests that follow.
+		if res, err = Apply(ctx, sc, specs[:1], opts); err != nil || len(res.Updated) != 1 {
+			t.Fatalf("Apply back = %+v, %v", res, err)
 		}
 	})
 

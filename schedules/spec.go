@@ -10,9 +10,11 @@
 // never read configuration files or the environment: the caller hands it
 // specs and a client.
 //
-// Time zone: every cron is evaluated in UTC. Time zone prefixes (CRON_TZ=,
-// TZ=) are rejected, so a schedule fires at the same instant wherever the
-// server runs and never twice or not at all on a daylight saving change.
+// Time zone: a cron is evaluated in its spec's TimeZone (an IANA name, UTC
+// when empty), never in the server's local zone. Time zone prefixes in the
+// cron itself (CRON_TZ=, TZ=) are rejected: the zone has its own field. A
+// zone with daylight saving time can fire an action twice or not at all on
+// the night of a change; UTC never does, which is why it is the default.
 package schedules
 
 import (
@@ -34,15 +36,18 @@ const (
 	// DefaultPrefix is the schedule ID prefix Apply owns when ApplyOptions.Prefix is empty.
 	DefaultPrefix = "shoppulse-"
 
-	// TimeZone is the zone every schedule's cron is evaluated in.
+	// TimeZone is the zone a schedule's cron is evaluated in when its spec
+	// names none.
 	TimeZone = "UTC"
 
 	// CatchupWindow is how late a missed action may still run after a Temporal
-	// outage. Older misses are dropped; backfill workflows repair their periods.
+	// outage, when the spec sets none. Older misses are dropped; the Backfill
+	// workflow repairs their periods.
 	CatchupWindow = time.Hour
 
-	// Overlap skips an action while the previous run of the same schedule is
-	// still running, so a slow rollup never runs twice at once.
+	// Overlap is the default overlap policy: skip an action while the
+	// previous run of the same schedule is still running, so a slow rollup
+	// never runs twice at once.
 	Overlap = enumspb.SCHEDULE_OVERLAP_POLICY_SKIP
 
 	// RunIDSuffix is appended to the schedule ID to form the workflow ID of
@@ -56,17 +61,28 @@ const (
 
 	// hashVersion changes whenever the way a Spec becomes a Temporal Schedule
 	// changes, so the next Apply updates every schedule.
-	hashVersion = 1
+	hashVersion = 2
 )
 
-// Spec is one Temporal Schedule that starts one workflow type, with no
-// arguments, on TaskQueue.
+// overlapPolicies maps config.Schedule.Overlap to Temporal's policies.
+var overlapPolicies = map[string]enumspb.ScheduleOverlapPolicy{
+	"":                enumspb.SCHEDULE_OVERLAP_POLICY_SKIP,
+	"skip":            enumspb.SCHEDULE_OVERLAP_POLICY_SKIP,
+	"buffer_one":      enumspb.SCHEDULE_OVERLAP_POLICY_BUFFER_ONE,
+	"buffer_all":      enumspb.SCHEDULE_OVERLAP_POLICY_BUFFER_ALL,
+	"cancel_other":    enumspb.SCHEDULE_OVERLAP_POLICY_CANCEL_OTHER,
+	"terminate_other": enumspb.SCHEDULE_OVERLAP_POLICY_TERMINATE_OTHER,
+	"allow_all":       enumspb.SCHEDULE_OVERLAP_POLICY_ALLOW_ALL,
+}
+
+// Spec is one Temporal Schedule that starts one workflow type on TaskQueue,
+// with Input as its one argument (or none).
 type Spec struct {
 	// ID is the full Temporal schedule ID, including Apply's prefix.
 	ID string
 	// Cron is a standard 5-field cron (minute hour day-of-month month
 	// day-of-week) or one of @yearly, @annually, @monthly, @weekly, @daily,
-	// @midnight, @hourly; evaluated in UTC.
+	// @midnight, @hourly; evaluated in TimeZone.
 	Cron string
 	// Workflow is the registered workflow type name.
 	Workflow  string
@@ -76,6 +92,37 @@ type Spec struct {
 	// Paused keeps the schedule defined but idle. Apply enforces it: a schedule
 	// paused by hand is unpaused by the next Apply unless its spec says Paused.
 	Paused bool
+	// TimeZone is the IANA zone of the cron; empty means TimeZone (UTC).
+	TimeZone string
+	// Jitter delays each action by a random time in [0, Jitter).
+	Jitter time.Duration
+	// Overlap is a key of overlapPolicies (skip, buffer_one, buffer_all,
+	// cancel_other, terminate_other, allow_all); empty means skip.
+	Overlap string
+	// CatchupWindow: 0 means the package's CatchupWindow (one hour).
+	CatchupWindow time.Duration
+	// Input is the workflow's one argument, a JSON object; empty means the
+	// workflow starts with no argument (its zero input).
+	Input string
+}
+
+// zone is the time zone the cron is evaluated in.
+func (s Spec) zone() string {
+	if s.TimeZone == "" {
+		return TimeZone
+	}
+	return s.TimeZone
+}
+
+// overlap is the Temporal overlap policy of the spec.
+func (s Spec) overlap() enumspb.ScheduleOverlapPolicy { return overlapPolicies[s.Overlap] }
+
+// catchup is the catch-up window of the spec.
+func (s Spec) catchup() time.Duration {
+	if s.CatchupWindow <= 0 {
+		return CatchupWindow
+	}
+	return s.CatchupWindow
 }
 
 // FromConfig turns the configured schedules into specs that start their
@@ -90,6 +137,12 @@ func FromConfig(cs []config.Schedule, taskQueue string) []Spec {
 			TaskQueue: taskQueue,
 			Note:      c.Note,
 			Paused:    c.Paused,
+
+			TimeZone:      c.TimeZone,
+			Jitter:        c.Jitter,
+			Overlap:       c.Overlap,
+			CatchupWindow: c.CatchupWindow,
+			Input:         c.Input,
 		})
 	}
 	return specs
@@ -124,6 +177,29 @@ func Validate(specs []Spec) error {
 		if strings.TrimSpace(s.TaskQueue) == "" {
 			errs = append(errs, fmt.Errorf("%s.task_queue: empty, want a task queue name", key))
 		}
+		if _, err := time.LoadLocation(s.zone()); err != nil || strings.TrimSpace(s.TimeZone) != s.TimeZone {
+			errs = append(errs, fmt.Errorf("%s.time_zone %q: want an IANA time zone such as UTC or Europe/Paris", key, s.TimeZone))
+		} else if err := validateCron(s.Cron); err == nil && !strings.HasPrefix(strings.TrimSpace(s.Cron), "@") {
+			// robfig/cron reads the cron in the zone as Temporal will.
+			if _, err := cron.ParseStandard("CRON_TZ=" + s.zone() + " " + s.Cron); err != nil {
+				errs = append(errs, fmt.Errorf("%s.time_zone %q: %w", key, s.TimeZone, err))
+			}
+		}
+		if _, ok := overlapPolicies[s.Overlap]; !ok {
+			errs = append(errs, fmt.Errorf("%s.overlap %q: want one of skip, buffer_one, buffer_all, cancel_other, terminate_other, allow_all", key, s.Overlap))
+		}
+		if s.Jitter < 0 {
+			errs = append(errs, fmt.Errorf("%s.jitter %s: want 0 or a positive duration", key, s.Jitter))
+		}
+		if s.CatchupWindow < 0 {
+			errs = append(errs, fmt.Errorf("%s.catchup_window %s: want 0 (one hour) or a positive duration", key, s.CatchupWindow))
+		}
+		if s.Input != "" {
+			var obj map[string]any
+			if err := json.Unmarshal([]byte(s.Input), &obj); err != nil {
+				errs = append(errs, fmt.Errorf("%s.input: want a JSON object: %w", key, err))
+			}
+		}
 	}
 	return errors.Join(errs...)
 }
@@ -137,7 +213,7 @@ func validateCron(expr string) error {
 	case expr == "":
 		return errors.New("empty, want 5 fields (minute hour day-of-month month day-of-week) or a descriptor such as @hourly")
 	case strings.HasPrefix(expr, "TZ=") || strings.HasPrefix(expr, "CRON_TZ="):
-		return errors.New("time zone prefixes are not allowed: every schedule runs in UTC")
+		return errors.New("time zone prefixes are not allowed: set the schedule's time_zone instead")
 	case strings.HasPrefix(expr, "@every"):
 		return errors.New("@every is not supported (robfig and Temporal align it differently); use a step such as */15")
 	case expr == "@yearly", expr == "@annually", expr == "@monthly", expr == "@weekly",
@@ -196,8 +272,10 @@ func (s Spec) hash() string {
 		CatchupWindow time.Duration
 		Overlap       string
 		RunIDSuffix   string
+		Jitter        time.Duration
+		Input         string
 	}{hashVersion, s.ID, s.Cron, s.Workflow, s.TaskQueue, s.Note, s.Paused,
-		TimeZone, CatchupWindow, Overlap.String(), RunIDSuffix})
+		s.zone(), s.catchup(), s.overlap().String(), RunIDSuffix, s.Jitter, s.Input})
 	if err != nil {
 		panic(fmt.Sprintf("marshal spec hash input: %v", err)) // only strings, ints and bools: cannot fail
 	}

@@ -3,6 +3,7 @@ package schedules
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/shoppulse/shoppulse/config"
 )
@@ -48,7 +49,7 @@ func TestValidateRejectsCrons(t *testing.T) {
 		{"question mark", "0 0 ? * MON", `"?" is not supported by Temporal`},
 		{"day of month and day of week", "0 0 1 * MON", `restricts both day-of-month ("1") and day-of-week ("MON")`},
 		{"day of month step and day of week", "0 0 */2 * 1-5", "restricts both day-of-month"},
-		{"time zone", "CRON_TZ=Europe/Paris 0 3 * * *", "time zone prefixes are not allowed: every schedule runs in UTC"},
+		{"time zone", "CRON_TZ=Europe/Paris 0 3 * * *", "time zone prefixes are not allowed: set the schedule's time_zone"},
 		{"tz", "TZ=UTC 0 3 * * *", "time zone prefixes are not allowed"},
 		{"every", "@every 1h", "@every is not supported"},
 		{"unknown descriptor", "@fortnightly", "unknown descriptor"},
@@ -108,7 +109,7 @@ func TestHashIsStable(t *testing.T) {
 	}
 	// A golden value: a change here means every deployed schedule gets
 	// updated on the next apply. Bump hashVersion on purpose, not by accident.
-	if want := "dcbeee91565d68faa4b8e53a43a3a3d4"; h != want {
+	if want := "48775aa8afdbb8cccccc860e5e9078a8"; h != want {
 		t.Fatalf("hash = %s, want golden %s", h, want)
 	}
 }
@@ -126,6 +127,11 @@ func TestHashChangesWithEveryField(t *testing.T) {
 		{"note", func(s *Spec) { s.Note = "m" }},
 		{"paused", func(s *Spec) { s.Paused = true }},
 		{"field boundary", func(s *Spec) { s.Workflow, s.TaskQueue = "Wq", "" }},
+		{"time zone", func(s *Spec) { s.TimeZone = "Europe/Paris" }},
+		{"jitter", func(s *Spec) { s.Jitter = time.Minute }},
+		{"overlap", func(s *Spec) { s.Overlap = "buffer_one" }},
+		{"catchup window", func(s *Spec) { s.CatchupWindow = 2 * time.Hour }},
+		{"input", func(s *Spec) { s.Input = `{"days_ahead":3}` }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			changed := base
@@ -147,5 +153,39 @@ func TestFromConfig(t *testing.T) {
 	}
 	if err := Validate(FromConfig(config.Default().Schedules, config.Default().Temporal.TaskQueue)); err != nil {
 		t.Fatalf("default config schedules do not validate: %v", err)
+	}
+}
+
+func TestHashSameForDefaultsSpelledOut(t *testing.T) {
+	base := Spec{ID: "shoppulse-a", Cron: "5 * * * *", Workflow: "W", TaskQueue: "q"}
+	spelled := base
+	spelled.TimeZone, spelled.Overlap, spelled.CatchupWindow = "UTC", "skip", time.Hour
+	if base.hash() != spelled.hash() {
+		t.Fatal("a spec naming the default zone, overlap and catch-up window hashes differently from one leaving them empty")
+	}
+}
+
+func TestValidateRejectsBadPolicies(t *testing.T) {
+	s := validSpec("shoppulse-a", "0 3 * * *")
+	s.TimeZone, s.Overlap, s.Jitter, s.CatchupWindow, s.Input = "Mars/Olympus", "sometimes", -time.Second, -time.Minute, `[1, 2]`
+	err := Validate([]Spec{s})
+	if err == nil {
+		t.Fatal("Validate = nil, want errors")
+	}
+	for _, want := range []string{
+		`schedules[0].time_zone "Mars/Olympus"`,
+		`schedules[0].overlap "sometimes": want one of skip`,
+		"schedules[0].jitter -1s",
+		"schedules[0].catchup_window -1m0s",
+		"schedules[0].input: want a JSON object",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("Validate error %q\nwant it to contain %q", err, want)
+		}
+	}
+	ok := validSpec("shoppulse-a", "30 2 * * *")
+	ok.TimeZone, ok.Overlap, ok.Jitter, ok.CatchupWindow, ok.Input = "Europe/Paris", "buffer_one", time.Minute, 6*time.Hour, `{"retention_days": 30}`
+	if err := Validate([]Spec{ok}); err != nil {
+		t.Fatalf("Validate(%+v) = %v, want nil", ok, err)
 	}
 }

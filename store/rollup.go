@@ -13,6 +13,10 @@ import (
 type WatermarkResult struct {
 	Ready   bool
 	Lagging []int
+	// LaggingPartitions names the lagging partitions as "topic/partition"
+	// ("topic/none" for a topic with no stored partition) when several
+	// topics were checked (WatermarksPassed).
+	LaggingPartitions []string `json:",omitempty"`
 }
 
 // WatermarkPassed reports whether every partition of topic has applied an

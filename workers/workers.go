@@ -25,6 +25,12 @@ type Deps struct {
 	Partitions *activities.Partitions
 	Alerts     *activities.Alerts
 	Anomalies  *activities.Anomalies
+	// BatchAlerts raises the batch workflows' alerts.
+	BatchAlerts *activities.BatchAlerts
+	// Erasure carries out GDPR erasure requests.
+	Erasure *activities.Erasure
+	// Quality runs the data quality checks.
+	Quality *activities.Quality
 }
 
 // Register registers every workflow and activity under its stable name.
@@ -44,6 +50,20 @@ func Register(r worker.Registry, d Deps) {
 	r.RegisterActivityWithOptions(d.Alerts.DeliverAlert, activity.RegisterOptions{Name: activities.NameDeliverAlert})
 	r.RegisterActivityWithOptions(d.Anomalies.ListAnomalySeries, activity.RegisterOptions{Name: activities.NameListAnomalySeries})
 	r.RegisterActivityWithOptions(d.Anomalies.ScoreAnomalies, activity.RegisterOptions{Name: activities.NameScoreAnomalies})
+
+	r.RegisterWorkflowWithOptions(workflows.RollupDaily, workflow.RegisterOptions{Name: workflows.NameRollupDaily})
+	r.RegisterActivityWithOptions(d.Rollup.CheckWatermarks, activity.RegisterOptions{Name: activities.NameCheckWatermarks})
+	r.RegisterActivityWithOptions(d.Rollup.RollupPeriod, activity.RegisterOptions{Name: activities.NameRollupPeriod})
+	r.RegisterActivityWithOptions(d.BatchAlerts.RaiseAlert, activity.RegisterOptions{Name: activities.NameRaiseAlert})
+	r.RegisterWorkflowWithOptions(workflows.Backfill, workflow.RegisterOptions{Name: workflows.NameBackfill})
+	r.RegisterWorkflowWithOptions(workflows.BackfillDay, workflow.RegisterOptions{Name: workflows.NameBackfillDay})
+	r.RegisterActivityWithOptions(d.Partitions.DropExpiredPartitions, activity.RegisterOptions{Name: activities.NameDropExpiredPartitions})
+	r.RegisterWorkflowWithOptions(workflows.EraseCustomer, workflow.RegisterOptions{Name: workflows.NameEraseCustomer})
+	r.RegisterActivityWithOptions(d.Erasure.EraseCustomer, activity.RegisterOptions{Name: activities.NameEraseCustomer})
+	r.RegisterActivityWithOptions(d.Erasure.FinishErasure, activity.RegisterOptions{Name: activities.NameFinishErasure})
+	r.RegisterWorkflowWithOptions(workflows.DataQuality, workflow.RegisterOptions{Name: workflows.NameDataQuality})
+	r.RegisterActivityWithOptions(d.Quality.CheckTable, activity.RegisterOptions{Name: activities.NameCheckTableQuality})
+	r.RegisterActivityWithOptions(d.Quality.CheckSchemaDrift, activity.RegisterOptions{Name: activities.NameCheckSchemaDrift})
 }
 
 // Run runs a worker on the task queue until ctx is cancelled, then stops it,

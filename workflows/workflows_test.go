@@ -48,9 +48,23 @@ func newEnv(t *testing.T) *testsuite.TestWorkflowEnvironment {
 	env.RegisterActivityWithOptions(stream.ConsumePartitions, activity.RegisterOptions{Name: activities.NameConsumePartitions})
 	env.RegisterActivityWithOptions(roll.CheckWatermark, activity.RegisterOptions{Name: activities.NameCheckWatermark})
 	env.RegisterActivityWithOptions(roll.RollupRevenueHour, activity.RegisterOptions{Name: activities.NameRollupRevenueHour})
+	env.RegisterActivityWithOptions(roll.CheckWatermarks, activity.RegisterOptions{Name: activities.NameCheckWatermarks})
+	env.RegisterActivityWithOptions(roll.RollupPeriod, activity.RegisterOptions{Name: activities.NameRollupPeriod})
+	env.RegisterWorkflowWithOptions(RollupDaily, workflow.RegisterOptions{Name: NameRollupDaily})
+	alerts := &activities.BatchAlerts{}
+	env.RegisterActivityWithOptions(alerts.RaiseAlert, activity.RegisterOptions{Name: activities.NameRaiseAlert})
+	env.RegisterWorkflowWithOptions(EraseCustomer, workflow.RegisterOptions{Name: NameEraseCustomer})
+	erasure := &activities.Erasure{}
+	env.RegisterActivityWithOptions(erasure.EraseCustomer, activity.RegisterOptions{Name: activities.NameEraseCustomer})
+	env.RegisterActivityWithOptions(erasure.FinishErasure, activity.RegisterOptions{Name: activities.NameFinishErasure})
+	env.RegisterWorkflowWithOptions(DataQuality, workflow.RegisterOptions{Name: NameDataQuality})
+	quality := &activities.Quality{}
+	env.RegisterActivityWithOptions(quality.CheckTable, activity.RegisterOptions{Name: activities.NameCheckTableQuality})
+	env.RegisterActivityWithOptions(quality.CheckSchemaDrift, activity.RegisterOptions{Name: activities.NameCheckSchemaDrift})
 	env.RegisterWorkflowWithOptions(PartitionMaintenance, workflow.RegisterOptions{Name: NamePartitionMaintenance})
 	parts := &activities.Partitions{}
 	env.RegisterActivityWithOptions(parts.EnsurePartitions, activity.RegisterOptions{Name: activities.NameEnsurePartitions})
+	env.RegisterActivityWithOptions(parts.DropExpiredPartitions, activity.RegisterOptions{Name: activities.NameDropExpiredPartitions})
 	return env
 }
 
@@ -100,17 +114,20 @@ func TestRevenueRollupHourly_WaitsForWatermarkThenRollsUpPreviousHour(t *testing
 	env.SetStartTime(start)
 	wantHour := time.Date(2026, 11, 26, 13, 0, 0, 0, time.UTC)
 	checks := 0
-	env.OnActivity(activities.NameCheckWatermark, mock.Anything, activities.WatermarkInput{Topic: DefaultOrdersTopic, Until: wantHour.Add(time.Hour)}).Return(
-		func(context.Context, activities.WatermarkInput) (activities.WatermarkResult, error) {
+	env.OnActivity(activities.NameCheckWatermarks, mock.Anything, activities.WatermarksInput{Topics: DefaultRollupTopics, Until: wantHour.Add(time.Hour)}).Return(
+		func(context.Context, activities.WatermarksInput) (activities.WatermarkResult, error) {
 			checks++
 			if checks < 3 {
-				return activities.WatermarkResult{Lagging: []int{2}}, nil
+				return activities.WatermarkResult{Lagging: []int{2}, LaggingPartitions: []string{"shop.orders.v1/2"}}, nil
 			}
 			return activities.WatermarkResult{Ready: true}, nil
 		})
 	env.OnActivity(activities.NameRollupRevenueHour, mock.Anything, mock.MatchedBy(func(in activities.RollupHourInput) bool {
 		return in.Hour.Equal(wantHour) && in.Complete && in.RunID != ""
 	})).Return(activities.RollupHourResult{Hour: wantHour, Rows: 1, Orders: 7, RevenueMinor: 12345}, nil)
+	env.OnActivity(activities.NameRollupPeriod, mock.Anything, mock.MatchedBy(func(in activities.RollupPeriodInput) bool {
+		return in.Grain == "hour" && in.Start.Equal(wantHour) && in.Complete && in.RunID != "" && len(in.Topics) == 3
+	})).Return(activities.RollupPeriodResult{Grain: "hour", SalesRows: 5}, nil).Once()
 
 	env.ExecuteWorkflow(NameRevenueRollupHourly, RollupInput{})
 	if err := env.GetWorkflowError(); err != nil {
@@ -120,19 +137,26 @@ func TestRevenueRollupHourly_WaitsForWatermarkThenRollsUpPreviousHour(t *testing
 	if err := env.GetWorkflowResult(&res); err != nil {
 		t.Fatal(err)
 	}
-	if !res.Complete || res.Orders != 7 || checks != 3 || !res.Hour.Equal(wantHour) {
+	if !res.Complete || res.Orders != 7 || checks != 3 || !res.Hour.Equal(wantHour) || res.Period.SalesRows != 5 {
 		t.Fatalf("result %+v after %d checks", res, checks)
 	}
+	env.AssertNotCalled(t, activities.NameRaiseAlert, mock.Anything, mock.Anything)
 }
 
 func TestRevenueRollupHourly_RollsUpIncompleteDataAfterTheWait(t *testing.T) {
 	env := newEnv(t)
 	hour := time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
-	env.OnActivity(activities.NameCheckWatermark, mock.Anything, mock.Anything).
-		Return(activities.WatermarkResult{Lagging: []int{0, 1}}, nil)
+	env.OnActivity(activities.NameCheckWatermarks, mock.Anything, mock.Anything).
+		Return(activities.WatermarkResult{Lagging: []int{0, 1}, LaggingPartitions: []string{"shop.orders.v1/0", "shop.orders.v1/1"}}, nil)
 	env.OnActivity(activities.NameRollupRevenueHour, mock.Anything, mock.MatchedBy(func(in activities.RollupHourInput) bool {
 		return !in.Complete && in.Hour.Equal(hour)
 	})).Return(activities.RollupHourResult{Hour: hour}, nil)
+	env.OnActivity(activities.NameRollupPeriod, mock.Anything, mock.MatchedBy(func(in activities.RollupPeriodInput) bool {
+		return !in.Complete
+	})).Return(activities.RollupPeriodResult{}, nil)
+	env.OnActivity(activities.NameRaiseAlert, mock.Anything, mock.MatchedBy(func(in activities.RaiseAlertInput) bool {
+		return in.Type == activities.AlertRollupIncomplete && in.DedupKey == "rollup_incomplete:hour:2026-11-26T09:00:00Z" && !in.Resolve
+	})).Return(activities.RaiseAlertResult{Changed: true}, nil).Once()
 	env.ExecuteWorkflow(NameRevenueRollupHourly, RollupInput{Hour: hour.Add(17 * time.Minute), WatermarkWait: Duration(time.Minute)})
 	var res RollupResult
 	if err := env.GetWorkflowResult(&res); err != nil {
@@ -141,11 +165,12 @@ func TestRevenueRollupHourly_RollsUpIncompleteDataAfterTheWait(t *testing.T) {
 	if res.Complete || !reflect.DeepEqual(res.Lagging, []int{0, 1}) {
 		t.Fatalf("want an incomplete rollup naming the lagging partitions, got %+v", res)
 	}
+	env.AssertExpectations(t)
 }
 
 func TestRevenueRollupHourly_FailsWhenRollupKeepsFailing(t *testing.T) {
 	env := newEnv(t)
-	env.OnActivity(activities.NameCheckWatermark, mock.Anything, mock.Anything).Return(activities.WatermarkResult{Ready: true}, nil)
+	env.OnActivity(activities.NameCheckWatermarks, mock.Anything, mock.Anything).Return(activities.WatermarkResult{Ready: true}, nil)
 	env.OnActivity(activities.NameRollupRevenueHour, mock.Anything, mock.Anything).Return(activities.RollupHourResult{}, errors.New("database down"))
 	env.ExecuteWorkflow(NameRevenueRollupHourly, RollupInput{Hour: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)})
 	if err := env.GetWorkflowError(); err == nil {

@@ -5,9 +5,12 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/shoppulse/shoppulse/config"
 	"github.com/shoppulse/shoppulse/schedules"
 )
 
@@ -28,7 +31,66 @@ nothing the second time.`,
 	}
 	apply.Flags().BoolVar(&dry, "dry-run", false, "report what would change, change nothing")
 	cmd.AddCommand(apply)
+	cmd.AddCommand(&cobra.Command{
+		Use:   "list",
+		Short: "List the shoppulse- Temporal Schedules: workflow, state, next and last run",
+		Long: `Lists the Temporal Schedules whose id has the shoppulse- prefix, with the
+workflow each starts, whether it is paused, its next and last run, and whether
+the config declares it (a schedule the config no longer declares is deleted by
+the next "schedules apply"; one declared but missing is created by it).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return a.listSchedules(cmd.Context(), cmd.OutOrStdout())
+		},
+	})
 	return cmd
+}
+
+func (a *app) listSchedules(ctx context.Context, out io.Writer) error {
+	tc, err := a.dialTemporal(ctx)
+	if err != nil {
+		return err
+	}
+	defer tc.Close()
+	listed, err := schedules.List(ctx, tc.ScheduleClient(), schedules.DefaultPrefix)
+	if err != nil {
+		return err
+	}
+	configured := map[string]config.Schedule{}
+	for _, s := range a.cfg.Schedules {
+		configured[s.ID] = s
+	}
+	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "ID\tWORKFLOW\tSTATE\tCRON\tNEXT RUN\tLAST RUN\tNOTE")
+	seen := map[string]bool{}
+	for _, l := range listed {
+		seen[l.ID] = true
+		state := "running"
+		if l.Paused {
+			state = "paused"
+		}
+		cron := "(not in config)"
+		if c, ok := configured[l.ID]; ok {
+			cron = c.Cron
+			if c.TimeZone != "" {
+				cron += " " + c.TimeZone
+			}
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", l.ID, l.Workflow, state, cron, showTime(l.Next), showTime(l.LastRun), l.Note)
+	}
+	for _, c := range a.cfg.Schedules {
+		if !seen[c.ID] {
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t-\t-\t%s\n", c.ID, c.Workflow, "missing (run schedules apply)", c.Cron, c.Note)
+		}
+	}
+	return w.Flush()
+}
+
+func showTime(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format(time.RFC3339)
 }
 
 func (a *app) applySchedules(ctx context.Context, dry bool, out io.Writer) (schedules.Result, error) {
