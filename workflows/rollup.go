@@ -65,6 +65,7 @@ func RevenueRollupHourly(ctx workflow.Context, in RollupInput) (RollupResult, er
 	}
 	end := hour.Add(time.Hour)
 	log := workflow.GetLogger(ctx)
+	upsertSearch(ctx, SearchPeriod.ValueSet(PeriodHour(hour)), SearchTopic.ValueSet(in.Topic))
 
 	checkCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: 30 * time.Second,

@@ -69,4 +69,5 @@ func buildRootCmd(app *app) *cobra.Command {
 type app struct {
 	cfg configT
 	log *slog.Logger
+	pm  procMetrics // the process's /metrics registry (metrics.go)
 }
