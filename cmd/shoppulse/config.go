@@ -188,6 +188,9 @@ func newConfigCmd(a *app) *cobra.Command {
 			if u, err := url.Parse(c.Database.URL); err == nil {
 				c.Database.URL = u.Redacted()
 			}
+			if c.Database.GrafanaPassword != "" {
+				c.Database.GrafanaPassword = "xxxxx"
+			}
 			hooks := make([]config.Webhook, len(c.Alerts.Webhooks))
 			for i, w := range c.Alerts.Webhooks {
 				hooks[i] = config.Webhook{URL: w.String(), Secret: "xxxxx"}

@@ -45,7 +45,7 @@ func (a *app) runWorker(ctx context.Context, startSupervisor bool) error {
 		return err
 	}
 	defer db.Close()
-	if _, err := db.Migrate(ctx); err != nil {
+	if _, err := a.migrate(ctx, db); err != nil {
 		return err
 	}
 	tc, err := a.dialTemporal(ctx)
