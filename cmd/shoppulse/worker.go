@@ -59,6 +59,7 @@ func (a *app) runWorker(ctx context.Context, startSupervisor bool) error {
 
 	reg, _ := a.metrics()
 	metrics := streaming.NewMetrics(reg)
+	metrics.InitTopics(cfg.Kafka.OrdersTopic, cfg.Kafka.InventoryTopic, cfg.Kafka.ClickstreamTopic, cfg.Kafka.PaymentsTopic)
 
 	deps := workers.Deps{
 		Stream: &activities.Stream{
