@@ -51,7 +51,7 @@ import (
 //     batches, a schedule's last run and the open alerts.
 func TestObservability_DashboardsMetricsLogsSearchAndStatus(t *testing.T) {
 	h := newHarness(t)
-	ctx := testenv.Context(t, 5*time.Minute)
+	ctx := testenv.Context(t, 8*time.Minute)
 	metricsAddr := freeAddr(t)
 	h.env = append(h.env, "SHOPPULSE_METRICS_ADDR="+metricsAddr, "SHOPPULSE_LOG_FORMAT=json", "SHOPPULSE_LOG_LEVEL=info")
 

@@ -40,6 +40,12 @@ func (a *app) metrics() (*prometheus.Registry, client.MetricsHandler) {
 			collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 			collectors.NewBuildInfoCollector(),
 		)
+		info := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "shoppulse_build_info",
+			Help: "Always 1: the ShopPulse version and VCS revision of this process.",
+		}, []string{"version", "revision"})
+		info.WithLabelValues(version, vcsRevision()).Set(1)
+		reg.MustRegister(info)
 		// The tally scope reports every second for the life of the process.
 		h, _ := workers.NewMetricsHandler(reg, a.log)
 		a.pm.reg, a.pm.temporal = reg, h

@@ -43,6 +43,7 @@ func TestProcessMetrics(t *testing.T) {
 		"temporal_worker_task_slots_available":        {dto.MetricType_GAUGE, 1},
 		"go_goroutines":                               {dto.MetricType_GAUGE, 1},
 		"process_cpu_seconds_total":                   {dto.MetricType_COUNTER, 1},
+		"shoppulse_build_info":                        {dto.MetricType_GAUGE, 1},
 	}
 	// The tally scope reports every second.
 	deadline := time.Now().Add(10 * time.Second)
