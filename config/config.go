@@ -34,6 +34,9 @@ type Database struct {
 	// URL is a libpq-style URL, postgres://user:pass@host:port/db?sslmode=...
 	URL      string `mapstructure:"url"`
 	MaxConns int32  `mapstructure:"max_conns"`
+	// GrafanaPassword, when set, is given to the read-only role
+	// shoppulse_grafana (Grafana's PostgreSQL datasource) after migrating.
+	GrafanaPassword string `mapstructure:"grafana_password"`
 }
 
 // Kafka is the broker cluster and the topics ShopPulse owns.
@@ -142,6 +145,9 @@ type API struct {
 	ReadHeaderTimeout time.Duration `mapstructure:"read_header_timeout"`
 	// ShutdownTimeout bounds the graceful shutdown on a signal.
 	ShutdownTimeout time.Duration `mapstructure:"shutdown_timeout"`
+	// MetricsAddr is host:port of `shoppulse api`'s /metrics; empty disables
+	// it. (`shoppulse dev` serves the API's metrics on metrics.addr.)
+	MetricsAddr string `mapstructure:"metrics_addr"`
 }
 
 // Generate tunes the shop simulator.
@@ -243,6 +249,7 @@ func Default() Config {
 			EventIDRetention:  7 * 24 * time.Hour,
 			ReadHeaderTimeout: 5 * time.Second,
 			ShutdownTimeout:   15 * time.Second,
+			MetricsAddr:       "127.0.0.1:9465",
 		},
 		Generate: Generate{Rate: 50, Seed: 1, Customers: 2000, Products: 300},
 		Schedules: []Schedule{{

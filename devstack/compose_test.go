@@ -4,7 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
-	"slices"
+	"strings"
 	"testing"
 
 	"github.com/compose-spec/compose-go/v2/cli"
@@ -42,13 +42,14 @@ func TestDockerComposeFile(t *testing.T) {
 		published string
 		target    uint32
 	}{
-		"postgres":    {"5432", 5432},
-		"kafka":       {"9092", 9092},
-		"temporal":    {"7233", 7233},
-		"temporal-ui": {"8233", 8080},
-		"prometheus":  {"9090", 9090},
-		"grafana":     {"3000", 3000},
-		"shoppulse":   {"9464", 9464},
+		"postgres":      {"5432", 5432},
+		"kafka":         {"9092", 9092},
+		"temporal":      {"7233", 7233},
+		"temporal-ui":   {"8233", 8080},
+		"prometheus":    {"9090", 9090},
+		"grafana":       {"3000", 3000},
+		"shoppulse":     {"9464", 9464},
+		"shoppulse-api": {"9465", 9465},
 	}
 	for name, want := range wantPorts {
 		svc, ok := p.Services[name]
@@ -84,17 +85,52 @@ func TestDockerComposeFile(t *testing.T) {
 		}
 	}
 
-	// Every file the stack mounts from the repo exists, except the Grafana
-	// provisioning tree, which deploy/ owns.
+	// Every file the stack mounts from the repo exists.
 	for name, svc := range p.Services {
 		for _, v := range svc.Volumes {
-			if v.Type != types.VolumeTypeBind || slices.Contains([]string{"grafana"}, name) {
+			if v.Type != types.VolumeTypeBind {
 				continue
 			}
 			if _, err := os.Stat(v.Source); err != nil {
 				t.Errorf("service %s mounts %s: %v", name, v.Source, err)
 			}
 		}
+	}
+	mounts := func(service, source, target string) {
+		t.Helper()
+		svc, ok := p.Services[service]
+		if !ok {
+			return
+		}
+		for _, v := range svc.Volumes {
+			if v.Source == filepath.Join(root, source) && v.Target == target {
+				return
+			}
+		}
+		t.Errorf("service %s does not mount %s at %s", service, source, target)
+	}
+	mounts("prometheus", "deploy/prometheus/prometheus.yml", "/etc/prometheus/prometheus.yml")
+	mounts("grafana", "deploy/grafana/provisioning", "/etc/grafana/provisioning")
+	mounts("grafana", "deploy/grafana/dashboards", "/etc/grafana/dashboards")
+
+	// The read-only Grafana role gets the password Grafana logs in with.
+	worker, grafana := p.Services["shoppulse"], p.Services["grafana"]
+	if pw, gpw := worker.Environment["SHOPPULSE_DATABASE_GRAFANA_PASSWORD"], grafana.Environment["GRAFANA_DB_PASSWORD"]; pw == nil || gpw == nil || *pw == "" || *pw != *gpw {
+		t.Errorf("the worker's SHOPPULSE_DATABASE_GRAFANA_PASSWORD and grafana's GRAFANA_DB_PASSWORD differ or are missing")
+	}
+	// Prometheus scrapes every ShopPulse process on the port it serves
+	// /metrics on.
+	prom, err := os.ReadFile(filepath.Join(root, "deploy/prometheus/prometheus.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, target := range []string{"shoppulse:9464", "shoppulse-api:9465"} {
+		if !strings.Contains(string(prom), `"`+target+`"`) {
+			t.Errorf("deploy/prometheus/prometheus.yml does not scrape %s", target)
+		}
+	}
+	if v := p.Services["shoppulse-api"].Environment["SHOPPULSE_API_METRICS_ADDR"]; v == nil || *v != "0.0.0.0:9465" {
+		t.Errorf("shoppulse-api does not serve /metrics on 0.0.0.0:9465")
 	}
 }
 

@@ -68,13 +68,28 @@ func (s *stack) upTemporal(ctx context.Context) (string, string, error) {
 // temporalArgs is the dev server's command line: loopback only, state in a
 // SQLite file so workflows survive restarts, quiet logs.
 func temporalArgs(cli string, port, uiPort int, dbFile string) []string {
-	return []string{cli, "server", "start-dev",
+	args := []string{cli, "server", "start-dev",
 		"--db-filename", dbFile,
 		"--ip", "127.0.0.1",
 		"--port", fmt.Sprint(port),
 		"--ui-port", fmt.Sprint(uiPort),
 		"--log-level", "warn",
 	}
+	for _, sa := range SearchAttributes {
+		args = append(args, "--search-attribute", sa)
+	}
+	return args
+}
+
+// SearchAttributes are ShopPulse's custom search attributes as NAME=Type,
+// registered when the dev server starts (workers register them too, on any
+// server; workers/search_test.go keeps the two lists equal).
+var SearchAttributes = []string{
+	"ShopPulseCustomer=Keyword",
+	"ShopPulsePartition=KeywordList",
+	"ShopPulsePeriod=Keyword",
+	"ShopPulseProduct=Keyword",
+	"ShopPulseTopic=Keyword",
 }
 
 // temporalReady checks that the frontend serves the default namespace, which

@@ -53,3 +53,18 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	return m
 }
+
+// InitTopics creates the per-topic counters at zero for each topic, so that
+// they are exported (and rate() and increase() work) before the first event,
+// dead letter or fenced commit: a counter that appears only on its first
+// increment hides that increment from rate().
+func (m *Metrics) InitTopics(topics ...string) {
+	for _, t := range topics {
+		for _, outcome := range []string{"applied", "duplicate", "dead_letter"} {
+			m.events.WithLabelValues(t, outcome)
+		}
+		m.late.WithLabelValues(t)
+		m.batches.WithLabelValues(t)
+		m.fenced.WithLabelValues(t)
+	}
+}

@@ -54,6 +54,7 @@ func PartitionMaintenance(ctx workflow.Context, in PartitionsInput) (PartitionsR
 		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: time.Minute, MaximumAttempts: 10},
 	})
 	today := workflow.Now(ctx).UTC().Truncate(24 * time.Hour)
+	upsertSearch(ctx, SearchPeriod.ValueSet(PeriodDay(today)))
 	var res PartitionsResult
 	err := workflow.ExecuteActivity(actx, activities.NameEnsurePartitions,
 		activities.PartitionsInput{From: today, Days: in.DaysAhead + 1}).Get(ctx, &res.PartitionsResult)

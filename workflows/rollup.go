@@ -77,6 +77,7 @@ func RevenueRollupHourly(ctx workflow.Context, in RollupInput) (RollupResult, er
 	}
 	end := hour.Add(time.Hour)
 	log := workflow.GetLogger(ctx)
+	upsertSearch(ctx, SearchPeriod.ValueSet(PeriodHour(hour)), SearchTopic.ValueSet(in.Topic))
 
 	// Version 1 waits for every rollup topic, alerts when the wait runs
 	// out, and rolls up the period tables beside revenue_hourly.

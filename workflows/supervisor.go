@@ -74,6 +74,7 @@ func StreamSupervisor(ctx workflow.Context, in SupervisorInput) error {
 		activities.EnsureStreamInput{Topic: in.Topic, Partitions: in.Partitions}).Get(ctx, &ensured); err != nil {
 		return fmt.Errorf("ensure stream %s: %w", in.Topic, err)
 	}
+	upsertSearch(ctx, SearchTopic.ValueSet(in.Topic), SearchPartition.ValueSet(partitionValues(ensured.Partitions)))
 	sets := SplitPartitions(ensured.Partitions, in.Consumers)
 	log.Info("supervising", "topic", in.Topic, "partitions", ensured.Partitions, "sets", len(sets))
 

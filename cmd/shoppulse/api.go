@@ -7,6 +7,7 @@ import (
 	"net"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/shoppulse/shoppulse/api"
 	"github.com/shoppulse/shoppulse/store"
@@ -27,11 +28,20 @@ it down gracefully within api.shutdown_timeout.`,
 				return err
 			}
 			defer db.Close()
-			return a.serveAPI(cmd.Context(), db, cmd.OutOrStdout())
+			g, ctx := errgroup.WithContext(cmd.Context())
+			if addr := a.cfg.API.MetricsAddr; addr != "" {
+				if err := a.serveMetrics(ctx, g, addr, "api.metrics_addr"); err != nil {
+					return err
+				}
+			}
+			g.Go(func() error { return a.serveAPI(ctx, db, cmd.OutOrStdout()) })
+			return g.Wait()
 		},
 	}
 	cmd.Flags().String("addr", "", "host:port to listen on (api.addr)")
 	bindFlag(cmd.Flags(), nil, "addr", "api.addr")
+	cmd.Flags().String("metrics-addr", "", "host:port of /metrics (api.metrics_addr; empty: disabled)")
+	bindFlag(cmd.Flags(), nil, "metrics-addr", "api.metrics_addr")
 	return cmd
 }
 

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/url"
 	"os"
@@ -168,14 +169,17 @@ func expandHome(p string) string {
 	return p
 }
 
-func newLogger(c config.Log) *slog.Logger {
+func newLogger(c config.Log) *slog.Logger { return newLoggerTo(c, os.Stderr) }
+
+// newLoggerTo is the process logger writing to w: JSON or text at the level.
+func newLoggerTo(c config.Log, w io.Writer) *slog.Logger {
 	level := slog.LevelInfo
 	_ = level.UnmarshalText([]byte(c.Level))
 	opts := &slog.HandlerOptions{Level: level}
 	if c.Format == "json" {
-		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+		return slog.New(slog.NewJSONHandler(w, opts))
 	}
-	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+	return slog.New(slog.NewTextHandler(w, opts))
 }
 
 func newConfigCmd(a *app) *cobra.Command {
@@ -187,6 +191,9 @@ func newConfigCmd(a *app) *cobra.Command {
 			c := a.cfg
 			if u, err := url.Parse(c.Database.URL); err == nil {
 				c.Database.URL = u.Redacted()
+			}
+			if c.Database.GrafanaPassword != "" {
+				c.Database.GrafanaPassword = "xxxxx"
 			}
 			hooks := make([]config.Webhook, len(c.Alerts.Webhooks))
 			for i, w := range c.Alerts.Webhooks {

@@ -62,6 +62,7 @@ func buildRootCmd(app *app) *cobra.Command {
 		newJourneyCmd(app),
 		newSchemasCmd(),
 		newVerifyCmd(app),
+		newStatusCmd(app),
 	)
 	return root
 }
@@ -70,4 +71,5 @@ func buildRootCmd(app *app) *cobra.Command {
 type app struct {
 	cfg configT
 	log *slog.Logger
+	pm  procMetrics // the process's /metrics registry (metrics.go)
 }

@@ -19,7 +19,7 @@ func newMigrateCmd(a *app) *cobra.Command {
 				return err
 			}
 			defer db.Close()
-			v, err := db.Migrate(cmd.Context())
+			v, err := a.migrate(cmd.Context(), db)
 			if err != nil {
 				return err
 			}
@@ -27,6 +27,21 @@ func newMigrateCmd(a *app) *cobra.Command {
 			return nil
 		},
 	}
+}
+
+// migrate applies the migrations, then gives the Grafana role its password
+// when one is configured.
+func (a *app) migrate(ctx context.Context, db *store.DB) (int64, error) {
+	v, err := db.Migrate(ctx)
+	if err != nil {
+		return v, err
+	}
+	if pw := a.cfg.Database.GrafanaPassword; pw != "" {
+		if err := db.SetRolePassword(ctx, store.GrafanaRole, pw); err != nil {
+			return v, err
+		}
+	}
+	return v, nil
 }
 
 func (a *app) openDB(ctx context.Context) (*store.DB, error) {

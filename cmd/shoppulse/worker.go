@@ -2,15 +2,9 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net"
 	"net/http"
-	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
@@ -51,7 +45,7 @@ func (a *app) runWorker(ctx context.Context, startSupervisor bool) error {
 		return err
 	}
 	defer db.Close()
-	if _, err := db.Migrate(ctx); err != nil {
+	if _, err := a.migrate(ctx, db); err != nil {
 		return err
 	}
 	tc, err := a.dialTemporal(ctx)
@@ -59,10 +53,13 @@ func (a *app) runWorker(ctx context.Context, startSupervisor bool) error {
 		return err
 	}
 	defer tc.Close()
+	if err := workers.EnsureSearchAttributes(ctx, tc, cfg.Temporal.Namespace); err != nil {
+		return err
+	}
 
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg, _ := a.metrics()
 	metrics := streaming.NewMetrics(reg)
+	metrics.InitTopics(cfg.Kafka.OrdersTopic, cfg.Kafka.InventoryTopic, cfg.Kafka.ClickstreamTopic, cfg.Kafka.PaymentsTopic)
 
 	deps := workers.Deps{
 		Stream: &activities.Stream{
@@ -98,24 +95,9 @@ func (a *app) runWorker(ctx context.Context, startSupervisor bool) error {
 
 	g, ctx := errgroup.WithContext(ctx)
 	if cfg.Metrics.Addr != "" {
-		ln, err := net.Listen("tcp", cfg.Metrics.Addr)
-		if err != nil {
-			return fmt.Errorf("metrics listener on %s (config metrics.addr): %w", cfg.Metrics.Addr, err)
+		if err := a.serveMetrics(ctx, g, cfg.Metrics.Addr, "metrics.addr"); err != nil {
+			return err
 		}
-		srv := &http.Server{Handler: metricsMux(reg), ReadHeaderTimeout: 5 * time.Second}
-		g.Go(func() error {
-			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				return fmt.Errorf("metrics server: %w", err)
-			}
-			return nil
-		})
-		g.Go(func() error {
-			<-ctx.Done()
-			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-			defer cancel()
-			return srv.Shutdown(sctx)
-		})
-		a.log.Info("metrics", "url", "http://"+ln.Addr().String()+"/metrics")
 	}
 	g.Go(func() error { return workers.Run(ctx, tc, cfg.Temporal.TaskQueue, deps) })
 	if startSupervisor {
@@ -142,18 +124,13 @@ func (a *app) supervisorInput(topic string) workflows.SupervisorInput {
 	}
 }
 
-func metricsMux(reg *prometheus.Registry) *http.ServeMux {
-	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
-	return mux
-}
-
 func (a *app) dialTemporal(ctx context.Context) (client.Client, error) {
 	c, err := client.DialContext(ctx, client.Options{
 		HostPort:  a.cfg.Temporal.Address,
 		Namespace: a.cfg.Temporal.Namespace,
 		Logger:    tlog.NewStructuredLogger(a.log),
+		// The SDK's metrics (temporal_*) on the process's /metrics.
+		MetricsHandler: a.temporalMetrics(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("connect to temporal at %s (config temporal.address): %w", a.cfg.Temporal.Address, err)
