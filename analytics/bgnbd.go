@@ -87,17 +87,20 @@ func (m BGNBD) PAlive(c RFT) float64 {
 // in a period of length t (FHL 2005, equation 7).
 func (m BGNBD) ExpectedPurchases(t float64) float64 {
 	r, al, a, b := m.R, m.Alpha, m.A, m.B
+	if a == 1 {
+		a += 1e-9
+	}
 	z := t / (al + t)
 	return (a + b - 1) / (a - 1) * (1 - math.Pow(al/(al+t), r)*mathext.Hypergeo(r, b, a+b-1, z))
 }
 
 // ConditionalExpectedPurchases is the expected number of purchases in the
-// next t for a customer with this history (FHL 2005, equation 10). It needs
-// a > 1 (else the expectation is unbounded) and returns NaN otherwise.
+// next t for a customer with this history (FHL 2005, equation 10). The
+// formula has a removable singularity at a = 1, which is nudged past.
 func (m BGNBD) ConditionalExpectedPurchases(t float64, c RFT) float64 {
 	r, al, a, b, x := m.R, m.Alpha, m.A, m.B, c.X
-	if a <= 1 {
-		return math.NaN()
+	if a == 1 {
+		a += 1e-9
 	}
 	if t <= 0 {
 		return 0

@@ -62,11 +62,16 @@ func TestBGNBD_ExpectedPurchasesLimits(t *testing.T) {
 	m := BGNBD{R: 0.5, Alpha: 4, A: 2, B: 1e7}
 	near(t, "E[X(10)] without dropout", m.ExpectedPurchases(10), 0.5*10/4, 1e-3)
 	// A customer seen for no time with no purchase is a new customer.
-	m = BGNBD{R: 0.243, Alpha: 4.414, A: 0.793 + 1, B: 2.426}
+	// A customer seen for no time with no purchase is a new customer (with
+	// the CDNOW parameters, a < 1).
+	m = BGNBD{R: 0.243, Alpha: 4.414, A: 0.793, B: 2.426}
 	near(t, "conditional with T -> 0", m.ConditionalExpectedPurchases(39, RFT{X: 0, T: 1e-9}), m.ExpectedPurchases(39), 1e-6)
-	if v := (BGNBD{R: 1, Alpha: 1, A: 0.5, B: 1}).ConditionalExpectedPurchases(5, RFT{X: 1, Tx: 1, T: 2}); !math.IsNaN(v) {
-		t.Errorf("a <= 1 should give NaN, got %v", v)
-	}
+	// At a = 1 the formula's singularity is removable: the value is
+	// continuous there.
+	at := BGNBD{R: 1, Alpha: 2, A: 1, B: 2}
+	lo, hi := BGNBD{R: 1, Alpha: 2, A: 1 - 1e-6, B: 2}, BGNBD{R: 1, Alpha: 2, A: 1 + 1e-6, B: 2}
+	c := RFT{X: 2, Tx: 3, T: 5}
+	near(t, "E at a=1", at.ConditionalExpectedPurchases(10, c), (lo.ConditionalExpectedPurchases(10, c)+hi.ConditionalExpectedPurchases(10, c))/2, 1e-4)
 }
 
 // simulateBGNBD draws customers from the model: a purchase rate from

@@ -245,6 +245,21 @@ func Default() Config {
 			Cron:     "* * * * *",
 			Workflow: "AnomalyDetector",
 			Note:     "score complete minutes against their seasonal baselines, alert on sustained anomalies",
+		}, {
+			ID:       "shoppulse-customer-features-daily",
+			Cron:     "30 2 * * *",
+			Workflow: "CustomerFeatures",
+			Note:     "RFM scores and segments and the k-means segmentation as of today, from the last 365 days",
+		}, {
+			ID:       "shoppulse-churn-ltv-daily",
+			Cron:     "45 2 * * *",
+			Workflow: "ChurnLTV",
+			Note:     "BG/NBD and Gamma-Gamma refit: P(alive), expected purchases and lifetime value per customer",
+		}, {
+			ID:       "shoppulse-recommendations-daily",
+			Cron:     "0 3 * * *",
+			Workflow: "Recommendations",
+			Note:     "item-to-item similarities and top-10 products per customer, evaluated against popularity",
 		}},
 		Dev: Dev{DataDir: ".data", CacheDir: "~/.cache/shoppulse"},
 		Log: Log{Level: "info", Format: "text"},

@@ -25,6 +25,7 @@ type Deps struct {
 	Partitions *activities.Partitions
 	Alerts     *activities.Alerts
 	Anomalies  *activities.Anomalies
+	Customers  *activities.Customers
 }
 
 // Register registers every workflow and activity under its stable name.
@@ -44,6 +45,7 @@ func Register(r worker.Registry, d Deps) {
 	r.RegisterActivityWithOptions(d.Alerts.DeliverAlert, activity.RegisterOptions{Name: activities.NameDeliverAlert})
 	r.RegisterActivityWithOptions(d.Anomalies.ListAnomalySeries, activity.RegisterOptions{Name: activities.NameListAnomalySeries})
 	r.RegisterActivityWithOptions(d.Anomalies.ScoreAnomalies, activity.RegisterOptions{Name: activities.NameScoreAnomalies})
+	registerCustomers(r, d.Customers)
 }
 
 // Run runs a worker on the task queue until ctx is cancelled, then stops it,

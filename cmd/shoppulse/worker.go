@@ -84,6 +84,7 @@ func (a *app) runWorker(ctx context.Context, startSupervisor bool) error {
 		Rollup:     &activities.Rollup{DB: db},
 		Partitions: &activities.Partitions{DB: db},
 		Anomalies:  &activities.Anomalies{DB: db, RateMinScale: activities.DefaultRateMinScale},
+		Customers:  &activities.Customers{DB: db},
 		Alerts: &activities.Alerts{
 			DB:     db,
 			Client: &http.Client{Timeout: cfg.Alerts.Timeout},
