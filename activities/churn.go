@@ -225,8 +225,8 @@ func (a *Customers) FitChurnLTV(ctx context.Context, in ChurnInput) (ChurnResult
 	}
 	params := map[string]any{
 		"window_days": in.Days, "currency": cur, "time_unit": "week",
-		"bgnbd":       map[string]float64{"r": m.R, "alpha": m.Alpha, "a": m.A, "b": m.B},
-		"gamma_gamma": map[string]float64{"p": g.P, "q": g.Q, "v": g.V},
+		"bgnbd":        map[string]float64{"r": m.R, "alpha": m.Alpha, "a": m.A, "b": m.B},
+		"gamma_gamma":  map[string]float64{"p": g.P, "q": g.Q, "v": g.V},
 		"horizon_days": in.HorizonDays, "clv_horizon_days": in.CLVHorizonDays, "annual_discount_rate": in.AnnualDiscountRate,
 	}
 	version, err := modelVersion(to, "bgnbd-gg", params, ss)
