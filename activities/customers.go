@@ -145,12 +145,43 @@ type PromoteInput struct {
 	Model, Version, By string
 }
 
+// PromoteResult says whether the version is now the active one, and which
+// version is.
+type PromoteResult struct {
+	Promoted bool
+	Active   string
+}
+
 // PromoteCustomerModel makes the version the active one of its model,
-// retiring the one before. Promoting the active version again changes
-// nothing.
-func (a *Customers) PromoteCustomerModel(ctx context.Context, in PromoteInput) error {
+// retiring the one before, unless the active version was trained on a later
+// window (a backfill of an old date must not replace today's model).
+// Promoting the active version again changes nothing.
+func (a *Customers) PromoteCustomerModel(ctx context.Context, in PromoteInput) (PromoteResult, error) {
 	if in.Model == "" || in.Version == "" {
-		return invalid("promote: model and version are required")
+		return PromoteResult{}, invalid("promote: model and version are required")
 	}
-	return a.DB.PromoteModel(ctx, in.Model, in.Version, in.By)
+	versions, err := a.DB.Models(ctx, in.Model)
+	if err != nil {
+		return PromoteResult{}, err
+	}
+	var cand, active *store.ModelVersion
+	for i := range versions {
+		switch {
+		case versions[i].Version == in.Version:
+			cand = &versions[i]
+		case versions[i].Status == store.ModelActive:
+			active = &versions[i]
+		}
+	}
+	if cand == nil {
+		return PromoteResult{}, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("promote: %s version %s is not registered", in.Model, in.Version), "NotFound", nil)
+	}
+	if active != nil && active.TrainTo.After(cand.TrainTo) {
+		return PromoteResult{Active: active.Version}, nil
+	}
+	if err := a.DB.PromoteModel(ctx, in.Model, in.Version, in.By); err != nil {
+		return PromoteResult{}, err
+	}
+	return PromoteResult{Promoted: true, Active: in.Version}, nil
 }

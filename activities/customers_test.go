@@ -9,6 +9,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/shoppulse/shoppulse/analytics"
+	"github.com/shoppulse/shoppulse/internal/testenv"
 	"github.com/shoppulse/shoppulse/store"
 )
 
@@ -100,7 +101,7 @@ func TestCustomerActivities_RejectBadInput(t *testing.T) {
 			_, err := a.BuildRecommendations(ctx, RecommendationsInput{Window: w, ViewWeight: 3})
 			return err
 		}},
-		{"promote nothing", func() error { return a.PromoteCustomerModel(ctx, PromoteInput{}) }},
+		{"promote nothing", func() error { _, err := a.PromoteCustomerModel(ctx, PromoteInput{}); return err }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -109,5 +110,44 @@ func TestCustomerActivities_RejectBadInput(t *testing.T) {
 				t.Fatalf("want a non-retryable InvalidInput error, got %v", err)
 			}
 		})
+	}
+}
+
+func TestPromoteCustomerModel_KeepsTheNewestWindowActive(t *testing.T) {
+	db := testenv.DB(t).DB
+	ctx := testenv.Context(t, time.Minute)
+	a := &Customers{DB: db}
+	reg := func(version string, asOf time.Time) {
+		t.Helper()
+		if err := a.register(ctx, ModelChurn, version, "bgnbd-gamma-gamma", Window{AsOf: asOf, Days: 30}, RunInfo{RunID: "r", Workflow: "ChurnLTV"},
+			map[string]any{}, map[string]any{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	promote := func(version string) PromoteResult {
+		t.Helper()
+		res, err := a.PromoteCustomerModel(ctx, PromoteInput{Model: ModelChurn, Version: version, By: "test"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	reg("today", cutoff)
+	if res := promote("today"); !res.Promoted {
+		t.Fatalf("first promotion: %+v", res)
+	}
+	reg("backfill", cutoff.AddDate(0, 0, -10))
+	if res := promote("backfill"); res.Promoted || res.Active != "today" {
+		t.Errorf("backfill promotion: %+v, want today's model kept", res)
+	}
+	reg("tomorrow", cutoff.AddDate(0, 0, 1))
+	if res := promote("tomorrow"); !res.Promoted {
+		t.Errorf("newer promotion: %+v", res)
+	}
+	if m, err := db.ActiveModel(ctx, ModelChurn); err != nil || m.Version != "tomorrow" || m.PromotedBy != "test" {
+		t.Errorf("active %+v, %v", m, err)
+	}
+	if _, err := a.PromoteCustomerModel(ctx, PromoteInput{Model: ModelChurn, Version: "missing"}); err == nil {
+		t.Error("promoting an unregistered version: want an error")
 	}
 }

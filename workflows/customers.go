@@ -153,8 +153,9 @@ func trainOptions(ctx workflow.Context) workflow.Context {
 	})
 }
 
-// promote makes the version active, recording this run as who promoted it.
-func promote(ctx workflow.Context, model, version string) error {
+// promote makes the version active, recording this run as who promoted it,
+// unless a model trained on a later window is active (a backfill).
+func promote(ctx workflow.Context, model, version string) (bool, error) {
 	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: 30 * time.Second,
 		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: 10 * time.Second,
@@ -162,11 +163,15 @@ func promote(ctx workflow.Context, model, version string) error {
 	})
 	info := workflow.GetInfo(ctx)
 	by := fmt.Sprintf("workflow:%s/%s", info.WorkflowType.Name, info.WorkflowExecution.RunID)
+	var res activities.PromoteResult
 	if err := workflow.ExecuteActivity(ctx, activities.NamePromoteCustomerModel,
-		activities.PromoteInput{Model: model, Version: version, By: by}).Get(ctx, nil); err != nil {
-		return fmt.Errorf("promote %s %s: %w", model, version, err)
+		activities.PromoteInput{Model: model, Version: version, By: by}).Get(ctx, &res); err != nil {
+		return false, fmt.Errorf("promote %s %s: %w", model, version, err)
 	}
-	return nil
+	if !res.Promoted {
+		workflow.GetLogger(ctx).Info("not promoted: a model of a later window is active", "model", model, "version", version, "active", res.Active)
+	}
+	return res.Promoted, nil
 }
 
 func window(ctx workflow.Context, asOf Date, days, def int) (activities.Window, error) {
@@ -206,10 +211,9 @@ func CustomerFeatures(ctx workflow.Context, in CustomerFeaturesInput) (CustomerF
 		workflow.GetLogger(ctx).Info("customer features skipped", "as_of", w.AsOf, "reason", out.Skipped)
 		return out, nil
 	}
-	if err := promote(ctx, activities.ModelSegmentation, out.ModelVersion); err != nil {
+	if out.Promoted, err = promote(ctx, activities.ModelSegmentation, out.ModelVersion); err != nil {
 		return out, err
 	}
-	out.Promoted = true
 	return out, nil
 }
 
@@ -239,10 +243,9 @@ func ChurnLTV(ctx workflow.Context, in ChurnLTVInput) (ChurnLTVResult, error) {
 		workflow.GetLogger(ctx).Warn("churn fit did not converge: left as a candidate", "version", out.ModelVersion)
 		return out, nil
 	}
-	if err := promote(ctx, activities.ModelChurn, out.ModelVersion); err != nil {
+	if out.Promoted, err = promote(ctx, activities.ModelChurn, out.ModelVersion); err != nil {
 		return out, err
 	}
-	out.Promoted = true
 	return out, nil
 }
 
@@ -273,9 +276,8 @@ func Recommendations(ctx workflow.Context, in RecommendationsInput) (Recommendat
 			"version", out.ModelVersion, "hit_rate", out.HitRate, "popularity_hit_rate", out.PopularityHitRate)
 		return out, nil
 	}
-	if err := promote(ctx, activities.ModelRecommendations, out.ModelVersion); err != nil {
+	if out.Promoted, err = promote(ctx, activities.ModelRecommendations, out.ModelVersion); err != nil {
 		return out, err
 	}
-	out.Promoted = true
 	return out, nil
 }

@@ -43,7 +43,7 @@ func TestCustomerFeatures_ComputesThenPromotes(t *testing.T) {
 		}).Once()
 	env.OnActivity(activities.NamePromoteCustomerModel, mock.Anything, mock.MatchedBy(func(in activities.PromoteInput) bool {
 		return in.Model == activities.ModelSegmentation && in.Version == "v1" && in.By != ""
-	})).Return(nil).Once()
+	})).Return(activities.PromoteResult{Promoted: true, Active: "v1"}, nil).Once()
 	env.ExecuteWorkflow(NameCustomerFeatures, CustomerFeaturesInput{AsOf: Date{asOf.Add(13 * time.Hour)}, KMax: 5})
 	if err := env.GetWorkflowError(); err != nil {
 		t.Fatal(err)
@@ -96,7 +96,7 @@ func TestCustomerFeatures_RetriesTransientFailures(t *testing.T) {
 			}
 			return activities.CustomerFeaturesResult{ModelVersion: "v2"}, nil
 		})
-	env.OnActivity(activities.NamePromoteCustomerModel, mock.Anything, mock.Anything).Return(nil)
+	env.OnActivity(activities.NamePromoteCustomerModel, mock.Anything, mock.Anything).Return(activities.PromoteResult{Promoted: true}, nil)
 	env.ExecuteWorkflow(NameCustomerFeatures, CustomerFeaturesInput{AsOf: Date{asOf}})
 	if err := env.GetWorkflowError(); err != nil {
 		t.Fatal(err)
@@ -153,12 +153,12 @@ func TestChurnLTV_PromotesOnlyAConvergedFit(t *testing.T) {
 		})).Return(activities.ChurnResult{ModelVersion: "c1", Customers: 100, Repeaters: 40, Converged: converged}, nil).Once()
 		promoted := 0
 		env.OnActivity(activities.NamePromoteCustomerModel, mock.Anything, mock.Anything).Return(
-			func(_ context.Context, in activities.PromoteInput) error {
+			func(_ context.Context, in activities.PromoteInput) (activities.PromoteResult, error) {
 				if in.Model != activities.ModelChurn || in.Version != "c1" {
 					t.Errorf("promote %+v", in)
 				}
 				promoted++
-				return nil
+				return activities.PromoteResult{Promoted: true}, nil
 			}).Maybe()
 		env.ExecuteWorkflow(NameChurnLTV, ChurnLTVInput{AsOf: Date{asOf}, WindowDays: 180, HorizonDays: 30})
 		if err := env.GetWorkflowError(); err != nil {
@@ -190,7 +190,10 @@ func TestRecommendations_PromotesOnlyWhenBeatingPopularity(t *testing.T) {
 			})).Return(tt.res, nil)
 			promoted := false
 			env.OnActivity(activities.NamePromoteCustomerModel, mock.Anything, mock.Anything).Return(
-				func(_ context.Context, in activities.PromoteInput) error { promoted = true; return nil }).Maybe()
+				func(_ context.Context, in activities.PromoteInput) (activities.PromoteResult, error) {
+					promoted = true
+					return activities.PromoteResult{Promoted: true}, nil
+				}).Maybe()
 			env.ExecuteWorkflow(NameRecommendations, RecommendationsInput{AsOf: Date{asOf}})
 			if err := env.GetWorkflowError(); err != nil {
 				t.Fatal(err)
@@ -226,5 +229,24 @@ func TestCustomerInputs_DecodeCLIJSON(t *testing.T) {
 	b, _ := json.Marshal(CustomerFeaturesInput{AsOf: Date{asOf}})
 	if string(b) != `{"as_of":"2026-09-01"}` {
 		t.Errorf("encoded %s", b)
+	}
+}
+
+// A backfill of an old date registers its model but leaves the newer active
+// one in place: the result says it was not promoted.
+func TestCustomerFeatures_BackfillDoesNotReplaceANewerModel(t *testing.T) {
+	env := newCustomersEnv(t)
+	env.OnActivity(activities.NameComputeCustomerFeatures, mock.Anything, mock.Anything).Return(
+		activities.CustomerFeaturesResult{ModelVersion: "old", Customers: 10, K: 2}, nil)
+	env.OnActivity(activities.NamePromoteCustomerModel, mock.Anything, mock.Anything).Return(
+		activities.PromoteResult{Promoted: false, Active: "new"}, nil)
+	env.ExecuteWorkflow(NameCustomerFeatures, CustomerFeaturesInput{AsOf: Date{asOf.AddDate(0, -1, 0)}})
+	if err := env.GetWorkflowError(); err != nil {
+		t.Fatal(err)
+	}
+	var res CustomerFeaturesResult
+	_ = env.GetWorkflowResult(&res)
+	if res.Promoted {
+		t.Errorf("result %+v: want not promoted", res)
 	}
 }
