@@ -43,8 +43,11 @@ type ChurnResult struct {
 	Repeaters    int
 	BGNBD        analytics.BGNBD
 	GammaGamma   analytics.GammaGamma
-	Converged    bool
-	MeanPAlive   float64
+	// Converged says both maximisations converged with the BG/NBD
+	// parameters inside the space (not AtBoundary): only such a fit is
+	// promoted.
+	Converged  bool
+	MeanPAlive float64
 	// HoldoutPredicted and HoldoutActual are the purchases (repeat purchase
 	// days) a model fitted before the holdout expected of the customers known
 	// then, and what they did.
@@ -178,7 +181,7 @@ func (a *Customers) FitChurnLTV(ctx context.Context, in ChurnInput) (ChurnResult
 	if err != nil {
 		return ChurnResult{}, invalid(fmt.Sprintf("fit churn models: %v", err))
 	}
-	res.BGNBD, res.GammaGamma, res.Converged = m, g, mf.Converged && gf.Converged
+	res.BGNBD, res.GammaGamma, res.Converged = m, g, mf.Converged && gf.Converged && !mf.AtBoundary
 
 	holdout := map[string]any{}
 	if in.HoldoutDays > 0 {
@@ -244,8 +247,8 @@ func (a *Customers) FitChurnLTV(ctx context.Context, in ChurnInput) (ChurnResult
 	}
 	metrics := map[string]any{
 		"customers": res.Customers, "repeaters": res.Repeaters, "mean_p_alive": res.MeanPAlive,
-		"bgnbd_log_likelihood": mf.LogLikelihood, "bgnbd_converged": mf.Converged,
-		"gamma_gamma_log_likelihood": gf.LogLikelihood, "gamma_gamma_converged": gf.Converged,
+		"bgnbd_log_likelihood": mf.LogLikelihood, "bgnbd_converged": mf.Converged, "bgnbd_at_boundary": mf.AtBoundary,
+		"gamma_gamma_log_likelihood": gf.LogLikelihood, "gamma_gamma_converged": gf.Converged, "gamma_gamma_at_boundary": gf.AtBoundary,
 		"holdout": holdout,
 	}
 	if err := a.register(ctx, ModelChurn, version, "bgnbd-gamma-gamma", in.Window, in.RunInfo, params, metrics); err != nil {

@@ -121,6 +121,11 @@ type FitResult struct {
 	Evaluations   int
 	Converged     bool
 	Status        string
+	// AtBoundary says a parameter ran off towards 0 or infinity (beyond a
+	// factor e^15 of 1): the likelihood keeps improving along that edge, so
+	// the data do not identify the model (too few repeat buyers, or a
+	// degenerate limit such as no spend variation within customers).
+	AtBoundary bool
 }
 
 // weighted groups equal summaries, so a large customer base with few
@@ -197,6 +202,9 @@ func maximise(ll func(p []float64) float64, start []float64) ([]float64, FitResu
 		return nil, fr, errors.New("maximum likelihood: no finite likelihood found")
 	}
 	fr.LogLikelihood = -best
+	for _, v := range x {
+		fr.AtBoundary = fr.AtBoundary || math.Abs(v) > 15
+	}
 	return exp(x), fr, nil
 }
 

@@ -120,8 +120,8 @@ func TestFitBGNBD_RecoversSimulatedParameters(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("fit %+v (%+v), truth log-likelihood %.2f", got, fr, truth.TotalLogLikelihood(cs))
-	if !fr.Converged {
-		t.Errorf("fit did not converge: %+v", fr)
+	if !fr.Converged || fr.AtBoundary {
+		t.Errorf("fit did not converge inside the space: %+v", fr)
 	}
 	if fr.LogLikelihood < truth.TotalLogLikelihood(cs)-1e-6 {
 		t.Errorf("the fit's log-likelihood %.4f is below the true parameters' %.4f", fr.LogLikelihood, truth.TotalLogLikelihood(cs))
@@ -233,4 +233,22 @@ func TestFits_LikelihoodAgreesWithPlainSum(t *testing.T) {
 		sum += g.LogLikelihood(s)
 	}
 	near(t, "gamma-gamma", sum, fr.LogLikelihood, 1e-8*math.Abs(sum))
+}
+
+// Customers who either never come back or buy at a steady rate forever:
+// the dropout probability is 0 or 1, the Beta(a, b) limit a, b -> 0, and the
+// fit says so.
+func TestFitBGNBD_FlagsADegenerateFit(t *testing.T) {
+	var cs []RFT
+	for i := 0; i < 200; i++ {
+		cs = append(cs, RFT{X: 0, T: 20})
+		cs = append(cs, RFT{X: 10, Tx: 19.5, T: 20})
+	}
+	_, fr, err := FitBGNBD(cs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !fr.AtBoundary {
+		t.Errorf("fit %+v: want AtBoundary", fr)
+	}
 }

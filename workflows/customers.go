@@ -219,7 +219,7 @@ func CustomerFeatures(ctx workflow.Context, in CustomerFeaturesInput) (CustomerF
 
 // ChurnLTV fits BG/NBD and Gamma-Gamma as of a date, replacing that date's
 // churn scores, and promotes the fit when both likelihood maximisations
-// converged.
+// converged with the BG/NBD parameters inside the space (ChurnResult.Converged).
 func ChurnLTV(ctx workflow.Context, in ChurnLTVInput) (ChurnLTVResult, error) {
 	w, err := window(ctx, in.AsOf, in.WindowDays, DefaultCustomerWindowDays)
 	if err != nil {
