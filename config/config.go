@@ -292,6 +292,21 @@ func Default() Config {
 			Note:          "data quality of the previous UTC day, volume against the same day of the last two weeks",
 			Input:         `{"grain": "day"}`,
 			CatchupWindow: 24 * time.Hour,
+		}, {
+			ID:       "shoppulse-customer-features-daily",
+			Cron:     "30 2 * * *",
+			Workflow: "CustomerFeatures",
+			Note:     "RFM scores and segments and the k-means segmentation as of today, from the last 365 days",
+		}, {
+			ID:       "shoppulse-churn-ltv-daily",
+			Cron:     "45 2 * * *",
+			Workflow: "ChurnLTV",
+			Note:     "BG/NBD and Gamma-Gamma refit: P(alive), expected purchases and lifetime value per customer",
+		}, {
+			ID:       "shoppulse-recommendations-daily",
+			Cron:     "0 3 * * *",
+			Workflow: "Recommendations",
+			Note:     "item-to-item similarities and top-10 products per customer, evaluated against popularity",
 		}},
 		Dev: Dev{DataDir: ".data", CacheDir: "~/.cache/shoppulse"},
 		Log: Log{Level: "info", Format: "text"},

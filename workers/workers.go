@@ -30,7 +30,8 @@ type Deps struct {
 	// Erasure carries out GDPR erasure requests.
 	Erasure *activities.Erasure
 	// Quality runs the data quality checks.
-	Quality *activities.Quality
+	Quality   *activities.Quality
+	Customers *activities.Customers
 }
 
 // Register registers every workflow and activity under its stable name.
@@ -64,6 +65,7 @@ func Register(r worker.Registry, d Deps) {
 	r.RegisterWorkflowWithOptions(workflows.DataQuality, workflow.RegisterOptions{Name: workflows.NameDataQuality})
 	r.RegisterActivityWithOptions(d.Quality.CheckTable, activity.RegisterOptions{Name: activities.NameCheckTableQuality})
 	r.RegisterActivityWithOptions(d.Quality.CheckSchemaDrift, activity.RegisterOptions{Name: activities.NameCheckSchemaDrift})
+	registerCustomers(r, d.Customers)
 }
 
 // Run runs a worker on the task queue until ctx is cancelled, then stops it,

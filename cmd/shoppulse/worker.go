@@ -84,6 +84,7 @@ func (a *app) runWorker(ctx context.Context, startSupervisor bool) error {
 		Erasure:     &activities.Erasure{DB: db},
 		Quality:     &activities.Quality{DB: db, Brokers: cfg.Kafka.Brokers},
 		Anomalies:   &activities.Anomalies{DB: db, RateMinScale: activities.DefaultRateMinScale},
+		Customers:   &activities.Customers{DB: db},
 		Alerts: &activities.Alerts{
 			DB:     db,
 			Client: &http.Client{Timeout: cfg.Alerts.Timeout},
