@@ -83,8 +83,8 @@ func TestSaveCandidateModel_ReplacesOnlyCandidates(t *testing.T) {
 	save := func(params string) {
 		t.Helper()
 		if err := db.SaveCandidateModel(ctx, store.TrainedModel{
-			Model:   store.ModelVersion{Model: "fraud", Version: "fraud-lr-1", Algorithm: "logistic", Params: json.RawMessage(params)},
-			Lineage: store.Lineage{RunID: "run-1", Workflow: "FraudModelTraining", Step: "train-fraud-model", Started: time.Now()},
+			Model:        store.ModelVersion{Model: "fraud", Version: "fraud-lr-1", Algorithm: "logistic", Params: json.RawMessage(params)},
+			Lineage:      store.Lineage{RunID: "run-1", Workflow: "FraudModelTraining", Step: "train-fraud-model", Started: time.Now()},
 			OffsetsTopic: "shop.orders.v1",
 		}); err != nil {
 			t.Fatal(err)

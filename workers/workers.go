@@ -25,6 +25,8 @@ type Deps struct {
 	Partitions *activities.Partitions
 	Alerts     *activities.Alerts
 	Anomalies  *activities.Anomalies
+	Fraud      *activities.FraudTraining
+	Forecasts  *activities.Forecasts
 }
 
 // Register registers every workflow and activity under its stable name.
@@ -44,6 +46,12 @@ func Register(r worker.Registry, d Deps) {
 	r.RegisterActivityWithOptions(d.Alerts.DeliverAlert, activity.RegisterOptions{Name: activities.NameDeliverAlert})
 	r.RegisterActivityWithOptions(d.Anomalies.ListAnomalySeries, activity.RegisterOptions{Name: activities.NameListAnomalySeries})
 	r.RegisterActivityWithOptions(d.Anomalies.ScoreAnomalies, activity.RegisterOptions{Name: activities.NameScoreAnomalies})
+
+	r.RegisterWorkflowWithOptions(workflows.FraudModelTraining, workflow.RegisterOptions{Name: workflows.NameFraudModelTraining})
+	r.RegisterActivityWithOptions(d.Fraud.TrainFraudModel, activity.RegisterOptions{Name: activities.NameTrainFraudModel})
+	r.RegisterActivityWithOptions(d.Fraud.PromoteFraudModel, activity.RegisterOptions{Name: activities.NamePromoteFraudModel})
+	r.RegisterWorkflowWithOptions(workflows.DemandForecast, workflow.RegisterOptions{Name: workflows.NameDemandForecast})
+	r.RegisterActivityWithOptions(d.Forecasts.ForecastDemand, activity.RegisterOptions{Name: activities.NameForecastDemand})
 }
 
 // Run runs a worker on the task queue until ctx is cancelled, then stops it,

@@ -84,6 +84,9 @@ func (a *app) runWorker(ctx context.Context, startSupervisor bool) error {
 		Rollup:     &activities.Rollup{DB: db},
 		Partitions: &activities.Partitions{DB: db},
 		Anomalies:  &activities.Anomalies{DB: db, RateMinScale: activities.DefaultRateMinScale},
+		Fraud: &activities.FraudTraining{DB: db, AlertThreshold: cfg.Stream.FraudAlertThreshold,
+			OrdersTopic: cfg.Kafka.OrdersTopic},
+		Forecasts: &activities.Forecasts{DB: db, OrdersTopic: cfg.Kafka.OrdersTopic},
 		Alerts: &activities.Alerts{
 			DB:     db,
 			Client: &http.Client{Timeout: cfg.Alerts.Timeout},
