@@ -25,6 +25,8 @@ type LogisticConfig struct {
 	// Tol stops when the largest change of a standardised weight is below
 	// it (default 1e-9).
 	Tol float64
+	// Inputs are the names (of FraudInputs) the model weighs; default all.
+	Inputs []string
 }
 
 // DefaultLogisticL2 is the default ridge penalty: small against the mean
@@ -32,10 +34,10 @@ type LogisticConfig struct {
 // the classes perfectly (as velocity features often do on fraud bursts).
 const DefaultLogisticL2 = 1e-3
 
-// FraudFeatureNames are the feature names a trained model weighs, sorted:
-// the keys of FraudFeatures.Values.
-func FraudFeatureNames() []string {
-	vals := FraudFeatures{}.Values()
+// FraudInputNames are the names of FraudInputs, sorted: what a trained
+// model may weigh.
+func FraudInputNames() []string {
+	vals := FraudInputs(FraudFeatures{})
 	names := make([]string, 0, len(vals))
 	for n := range vals {
 		names = append(names, n)
@@ -77,7 +79,16 @@ func TrainLogistic(name string, ex []FraudExample, cfg LogisticConfig) (Logistic
 	if cfg.Tol <= 0 {
 		cfg.Tol = 1e-9
 	}
-	names := FraudFeatureNames()
+	names := cfg.Inputs
+	if len(names) == 0 {
+		names = FraudInputNames()
+	}
+	known := FraudInputs(FraudFeatures{})
+	for _, n := range names {
+		if _, ok := known[n]; !ok {
+			return LogisticModel{}, fmt.Errorf("train logistic: unknown input %q", n)
+		}
+	}
 	X, y := designMatrix(ex, names)
 	n, p := len(X), len(names)
 
@@ -152,10 +163,27 @@ func TrainLogistic(name string, ex []FraudExample, cfg LogisticConfig) (Logistic
 		if err != nil {
 			return LogisticModel{}, fmt.Errorf("train logistic: newton step %d: %w", it, err)
 		}
+		// Backtracking: a full Newton step can overshoot where the
+		// scores saturate; halve it until the penalised loss falls.
+		cur := penalisedLoss(Z, y, beta, cfg.L2)
+		var slope float64
+		for a := 0; a < k; a++ {
+			slope += grad[a] * step[a]
+		}
+		t := 1.0
+		next := make([]float64, k)
+		for ; t > 1e-10; t /= 2 {
+			for a := 0; a < k; a++ {
+				next[a] = beta[a] - t*step[a]
+			}
+			if penalisedLoss(Z, y, next, cfg.L2) <= cur-1e-4*t*slope {
+				break
+			}
+		}
 		var maxd float64
 		for a := 0; a < k; a++ {
-			beta[a] -= step[a]
-			maxd = math.Max(maxd, math.Abs(step[a]))
+			maxd = math.Max(maxd, math.Abs(next[a]-beta[a]))
+			beta[a] = next[a]
 		}
 		if maxd < cfg.Tol {
 			converged = true
@@ -180,11 +208,34 @@ func TrainLogistic(name string, ex []FraudExample, cfg LogisticConfig) (Logistic
 	return m, nil
 }
 
+// penalisedLoss is the mean negative log-likelihood plus l2/2 * |w|^2
+// (the bias, beta[0], unpenalised).
+func penalisedLoss(Z [][]float64, y, beta []float64, l2 float64) float64 {
+	var ll float64
+	for i, row := range Z {
+		var z float64
+		for a, b := range beta {
+			z += b * row[a]
+		}
+		// log(1 + e^z) - y z, computed without overflow.
+		if z > 0 {
+			ll += z + math.Log1p(math.Exp(-z)) - y[i]*z
+		} else {
+			ll += math.Log1p(math.Exp(z)) - y[i]*z
+		}
+	}
+	ll /= float64(len(Z))
+	for _, b := range beta[1:] {
+		ll += l2 / 2 * b * b
+	}
+	return ll
+}
+
 func designMatrix(ex []FraudExample, names []string) ([][]float64, []float64) {
 	X := make([][]float64, len(ex))
 	y := make([]float64, len(ex))
 	for i, e := range ex {
-		vals := e.Features.Values()
+		vals := FraudInputs(e.Features)
 		row := make([]float64, len(names))
 		for j, nm := range names {
 			row[j] = vals[nm]

@@ -34,7 +34,7 @@ func TestTrainLogistic_MatchesRGlm(t *testing.T) {
 		ex[i] = FraudExample{Features: FraudFeatures{IPOrders1h: int64(ref.IP[i]), AmountRatio: ref.Ratio[i],
 			CountryMismatch: int64(ref.Mismatch[i])}, Fraud: ref.Fraud[i] == 1}
 	}
-	m, err := TrainLogistic("glm", ex, LogisticConfig{L2: -1})
+	m, err := TrainLogistic("glm", ex, LogisticConfig{L2: -1, Inputs: []string{"amount_ratio", "country_mismatch", "ip_orders_1h"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +71,8 @@ func TestTrainLogistic_RecoversSimulatedWeights(t *testing.T) {
 		z := bias + want["ip_cards_1h"]*float64(f.IPCards1h) + want["new_device"]*float64(f.NewDevice) + want["amount_z"]*f.AmountZ
 		ex[i] = FraudExample{Features: f, Fraud: rng.Float64() < 1/(1+math.Exp(-z))}
 	}
-	m, err := TrainLogistic("sim", ex, LogisticConfig{L2: -1})
+	inputs := []string{"ip_cards_1h", "new_device", "amount_z"}
+	m, err := TrainLogistic("sim", ex, LogisticConfig{L2: -1, Inputs: inputs})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +84,7 @@ func TestTrainLogistic_RecoversSimulatedWeights(t *testing.T) {
 	if math.Abs(m.Bias-bias) > 0.2 {
 		t.Errorf("bias: got %.3f, want %.3f", m.Bias, bias)
 	}
-	ridge, err := TrainLogistic("ridge", ex, LogisticConfig{L2: 0.1})
+	ridge, err := TrainLogistic("ridge", ex, LogisticConfig{L2: 0.1, Inputs: inputs})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,5 +150,35 @@ func TestScoreMetrics_PrecisionRecallAtThreshold(t *testing.T) {
 	// 3 fraud in all.
 	if m.Flagged != 3 || m.TruePos != 2 || math.Abs(m.Precision-2.0/3) > 1e-12 || math.Abs(m.Recall-2.0/3) > 1e-12 {
 		t.Fatalf("got %+v", m)
+	}
+}
+
+// TestFraudInputs_DerivedInputsScoreOnTheHotPath: a model may weigh
+// log1p of a feature and the firing of a rules-v1 rule; parsing accepts
+// those names and rejects unknown ones, and the score is the logistic of
+// the hand-computed sum.
+func TestFraudInputs_DerivedInputsScoreOnTheHotPath(t *testing.T) {
+	f := FraudFeatures{IPCards1h: 6, IPOrders1h: 3, CountryMismatch: 1}
+	in := FraudInputs(f)
+	if in["log1p:ip_orders_1h"] != math.Log(4) || in["rule:ip_card_burst"] != 1 || in["rule:new_device"] != 0 || in["ip_cards_1h"] != 6 {
+		t.Fatalf("inputs: %v", in)
+	}
+	if _, ok := in["log1p:amount_z"]; ok {
+		t.Fatal("log1p of a signed feature")
+	}
+	params := []byte(`{"bias": -2, "weights": {"log1p:ip_orders_1h": 0.5, "rule:ip_card_burst": 1.5, "country_mismatch": 0.25}}`)
+	m, err := ParseFraudModel("lr-derived", KindLogistic, params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	z := -2 + 0.5*math.Log(4) + 1.5 + 0.25
+	if got, want := m.Score(f), 1/(1+math.Exp(-z)); math.Abs(got-want) > 1e-15 {
+		t.Fatalf("score %g, want %g", got, want)
+	}
+	if _, err := ParseFraudModel("bad", KindLogistic, []byte(`{"bias": 0, "weights": {"rule:nope": 1}}`)); err == nil {
+		t.Fatal("want an error for an unknown rule")
+	}
+	if _, err := TrainLogistic("bad", []FraudExample{{}, {Fraud: true}}, LogisticConfig{Inputs: []string{"nope"}}); err == nil {
+		t.Fatal("want an error for an unknown input")
 	}
 }

@@ -52,15 +52,18 @@ func TestEndToEnd_FraudModelAndDemandForecasts(t *testing.T) {
 	h.waitForTopicEnd(ctx, h.topic)
 	h.waitForTopicEnd(ctx, h.payTopic)
 
-	// A decision on the fraud queue: one genuine-looking order marked fraud
-	// counts as a positive beside the chargebacks.
+	// A decision on the fraud queue, made before the as-of: the first order
+	// of the training window marked fraud counts as a positive beside the
+	// chargebacks.
+	asOf := today.Add(-time.Hour)
+	windowFrom := asOf.AddDate(0, 0, -workflows.DefaultFraudLabelDelayDays-30)
 	if _, err := h.schema.DB.Pool.Exec(ctx, `
 		INSERT INTO fraud_labels (order_id, label, decided_by, decided_at)
-		SELECT order_id, 'fraud', 'e2e-analyst', $1 FROM fraud_scores ORDER BY event_time LIMIT 1`, today); err != nil {
+		SELECT order_id, 'fraud', 'e2e-analyst', $1 FROM fraud_scores WHERE event_time >= $2 ORDER BY event_time LIMIT 1`,
+		asOf.Add(-24*time.Hour), windowFrom); err != nil {
 		t.Fatal(err)
 	}
 
-	asOf := today.Add(-time.Hour)
 	run, err := h.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{TaskQueue: h.queue},
 		workflows.NameFraudModelTraining, workflows.FraudTrainingInput{AsOf: asOf, TrainDays: 30})
 	if err != nil {
