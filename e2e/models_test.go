@@ -25,7 +25,7 @@ import (
 // with their MASE, and a re-run for the same day changes nothing.
 func TestEndToEnd_FraudModelAndDemandForecasts(t *testing.T) {
 	h := newHarness(t)
-	ctx := testenv.Context(t, 9*time.Minute)
+	ctx := testenv.Context(t, 20*time.Minute)
 	today := time.Now().UTC().Truncate(24 * time.Hour)
 	const days = 60
 	shop := ingest.NewShop(ingest.ShopConfig{Seed: 11, Start: today.AddDate(0, 0, -days-1), Days: days,
@@ -48,6 +48,10 @@ func TestEndToEnd_FraudModelAndDemandForecasts(t *testing.T) {
 	if err := p.Publish(ctx, evs...); err != nil {
 		t.Fatal(err)
 	}
+	// Two months of history: bigger batches than the harness's 40 (the
+	// test is about the batch side), and a heartbeat timeout that a loaded
+	// machine does not trip (the last value of a variable wins).
+	h.env = append(h.env, "SHOPPULSE_STREAM_BATCH_SIZE=1000", "SHOPPULSE_STREAM_HEARTBEAT_TIMEOUT=30s")
 	h.startWorker()
 	h.waitForTopicEnd(ctx, h.topic)
 	h.waitForTopicEnd(ctx, h.payTopic)
@@ -112,45 +116,6 @@ func TestEndToEnd_FraudModelAndDemandForecasts(t *testing.T) {
 		t.Fatalf("re-run: %+v", fr2)
 	}
 
-	// The hot path reloads the active model every 30 s: orders produced
-	// after that are scored by the new version, with its weights.
-	time.Sleep(streaming.DefaultFraudModelReload + 2*time.Second)
-	fresh := simulate(5, 20, time.Now().UTC().Add(-time.Minute))
-	h.produce(ctx, fresh)
-	h.waitForTopicEnd(ctx, h.topic)
-	model, err := analytics.ParseFraudModel(active.Version, active.Algorithm, active.Params)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ids := make([]string, len(fresh))
-	for i, o := range fresh {
-		ids[i] = o.OrderID
-	}
-	scores, err := h.schema.DB.FraudScores(ctx, time.Now().Add(-time.Hour), time.Now().Add(time.Hour))
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := map[string]bool{}
-	for _, id := range ids {
-		want[id] = true
-	}
-	seen := 0
-	for _, s := range scores {
-		if !want[s.OrderID] {
-			continue
-		}
-		seen++
-		if s.ModelVersion != fr.Version {
-			t.Errorf("order %s scored by %s, want %s", s.OrderID, s.ModelVersion, fr.Version)
-		}
-		if got := model.Score(s.Features); math.Abs(got-s.Score) > 1e-12 {
-			t.Errorf("order %s: stored score %g, the registry's model gives %g", s.OrderID, s.Score, got)
-		}
-	}
-	if seen != len(fresh) {
-		t.Fatalf("%d of %d new orders scored", seen, len(fresh))
-	}
-
 	// Demand forecasts for today from the simulated history.
 	frun, err := h.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{TaskQueue: h.queue},
 		workflows.NameDemandForecast, workflows.ForecastInput{AsOf: today, HistoryDays: days + 1})
@@ -204,4 +169,57 @@ func TestEndToEnd_FraudModelAndDemandForecasts(t *testing.T) {
 	if lineage != 5 {
 		t.Fatalf("lineage rows: %d, want 5", lineage)
 	}
+
+	// The hot path reloads the active model every 30 s: orders produced
+	// after that are scored by the new version, with its weights.
+	time.Sleep(streaming.DefaultFraudModelReload + 2*time.Second)
+	fresh := simulate(5, 20, time.Now().UTC().Add(-time.Minute))
+	p2 := ingest.NewProducer(ingest.ProducerConfig{Brokers: h.brokers, Topic: h.topic})
+	defer p2.Close()
+	// The shared broker may move a leader under load: retry the write (the
+	// orders have fixed event ids, so a repeat is stored once).
+	for attempt := 1; ; attempt++ {
+		err := p2.Produce(ctx, fresh...)
+		if err == nil {
+			break
+		}
+		if attempt == 5 {
+			t.Fatalf("produce new orders: %v", err)
+		}
+		time.Sleep(5 * time.Second)
+	}
+	h.waitForTopicEnd(ctx, h.topic)
+	model, err := analytics.ParseFraudModel(active.Version, active.Algorithm, active.Params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := make([]string, len(fresh))
+	for i, o := range fresh {
+		ids[i] = o.OrderID
+	}
+	scores, err := h.schema.DB.FraudScores(ctx, time.Now().Add(-time.Hour), time.Now().Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{}
+	for _, id := range ids {
+		want[id] = true
+	}
+	seen := 0
+	for _, s := range scores {
+		if !want[s.OrderID] {
+			continue
+		}
+		seen++
+		if s.ModelVersion != fr.Version {
+			t.Errorf("order %s scored by %s, want %s", s.OrderID, s.ModelVersion, fr.Version)
+		}
+		if got := model.Score(s.Features); math.Abs(got-s.Score) > 1e-12 {
+			t.Errorf("order %s: stored score %g, the registry's model gives %g", s.OrderID, s.Score, got)
+		}
+	}
+	if seen != len(fresh) {
+		t.Fatalf("%d of %d new orders scored", seen, len(fresh))
+	}
+
 }
