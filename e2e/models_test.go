@@ -45,8 +45,10 @@ func TestEndToEnd_FraudModelAndDemandForecasts(t *testing.T) {
 	p := ingest.NewProducer(ingest.ProducerConfig{Brokers: h.brokers,
 		TopicMap: map[string]string{events.TopicOrders: h.topic, events.TopicPayments: h.payTopic}})
 	defer p.Close()
-	if err := p.Publish(ctx, evs...); err != nil {
-		t.Fatal(err)
+	for i := 0; i < len(evs); i += 2000 {
+		if err := p.Publish(ctx, evs[i:min(i+2000, len(evs))]...); err != nil {
+			t.Fatal(err)
+		}
 	}
 	// Two months of history: bigger batches than the harness's 40 (the
 	// test is about the batch side), and a heartbeat timeout that a loaded
