@@ -75,6 +75,32 @@ func (f FraudFeatures) Values() map[string]float64 {
 	}
 }
 
+// FraudInputs are the values a logistic model weighs, by name: every
+// feature of Values under its own name; "log1p:<feature>", log(1 + v), for
+// each feature that is never negative (counts, amounts, ratios, ages),
+// which lets a linear model saturate on heavy-tailed counts; and
+// "rule:<name>", 1 when that rule of rules-v1 fires and 0 otherwise, which
+// lets it use the rules' thresholds. Models whose weights name only
+// features score exactly as before these inputs existed.
+func FraudInputs(f FraudFeatures) map[string]float64 {
+	vals := f.Values()
+	out := make(map[string]float64, 2*len(vals)+len(fraudRules))
+	for n, v := range vals {
+		out[n] = v
+		if n != "amount_z" && n != "new_device" && n != "country_mismatch" { // signed or 0/1
+			out["log1p:"+n] = math.Log1p(math.Max(0, v))
+		}
+	}
+	for _, r := range fraudRules {
+		if r.Fires(f) {
+			out["rule:"+r.Name] = 1
+		} else {
+			out["rule:"+r.Name] = 0
+		}
+	}
+	return out
+}
+
 // FraudModel scores an order's features from 0 (genuine) to 1 (fraud).
 // Implementations are safe for concurrent use.
 type FraudModel interface {
@@ -148,9 +174,10 @@ func FiredRules(f FraudFeatures) []string {
 	return out
 }
 
-// LogisticModel is a logistic regression over the features by name:
-// score = 1 / (1 + exp(-(Bias + sum of Weights[name] * value))). Features
-// without a weight count 0; weights naming no feature are an error at parse
+// LogisticModel is a logistic regression over the model inputs by name
+// (see FraudInputs: the features, "log1p:<feature>" and "rule:<rule>"):
+// score = 1 / (1 + exp(-(Bias + sum of Weights[name] * value))). Inputs
+// without a weight count 0; weights naming no input are an error at parse
 // time.
 type LogisticModel struct {
 	Name    string             `json:"-"`
@@ -163,7 +190,7 @@ func (m LogisticModel) Version() string { return m.Name }
 
 // Score implements FraudModel.
 func (m LogisticModel) Score(f FraudFeatures) float64 {
-	vals := f.Values()
+	vals := FraudInputs(f)
 	names := make([]string, 0, len(m.Weights))
 	for n := range m.Weights {
 		names = append(names, n)
@@ -191,7 +218,7 @@ func ParseFraudModel(version, kind string, params []byte) (FraudModel, error) {
 		if err := json.Unmarshal(params, &m); err != nil {
 			return nil, fmt.Errorf("fraud model %s: params: %w", version, err)
 		}
-		known := FraudFeatures{}.Values()
+		known := FraudInputs(FraudFeatures{})
 		for n, w := range m.Weights {
 			if _, ok := known[n]; !ok {
 				return nil, fmt.Errorf("fraud model %s: weight for unknown feature %q", version, n)

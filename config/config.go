@@ -307,6 +307,16 @@ func Default() Config {
 			Cron:     "0 3 * * *",
 			Workflow: "Recommendations",
 			Note:     "item-to-item similarities and top-10 products per customer, evaluated against popularity",
+		}, {
+			ID:       "shoppulse-fraud-model-daily",
+			Cron:     "30 2 * * *",
+			Workflow: "FraudModelTraining",
+			Note:     "retrain the fraud model on labelled orders; promote it only when it beats the active model on a time-based holdout",
+		}, {
+			ID:       "shoppulse-demand-forecast-daily",
+			Cron:     "45 1 * * *",
+			Workflow: "DemandForecast",
+			Note:     "forecast each product's daily demand (Holt-Winters or Croston-SBA) with its MASE on a holdout",
 		}},
 		Dev: Dev{DataDir: ".data", CacheDir: "~/.cache/shoppulse"},
 		Log: Log{Level: "info", Format: "text"},

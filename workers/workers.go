@@ -32,6 +32,8 @@ type Deps struct {
 	// Quality runs the data quality checks.
 	Quality   *activities.Quality
 	Customers *activities.Customers
+	Fraud     *activities.FraudTraining
+	Forecasts *activities.Forecasts
 }
 
 // Register registers every workflow and activity under its stable name.
@@ -66,6 +68,11 @@ func Register(r worker.Registry, d Deps) {
 	r.RegisterActivityWithOptions(d.Quality.CheckTable, activity.RegisterOptions{Name: activities.NameCheckTableQuality})
 	r.RegisterActivityWithOptions(d.Quality.CheckSchemaDrift, activity.RegisterOptions{Name: activities.NameCheckSchemaDrift})
 	registerCustomers(r, d.Customers)
+	r.RegisterWorkflowWithOptions(workflows.FraudModelTraining, workflow.RegisterOptions{Name: workflows.NameFraudModelTraining})
+	r.RegisterActivityWithOptions(d.Fraud.TrainFraudModel, activity.RegisterOptions{Name: activities.NameTrainFraudModel})
+	r.RegisterActivityWithOptions(d.Fraud.PromoteFraudModel, activity.RegisterOptions{Name: activities.NamePromoteFraudModel})
+	r.RegisterWorkflowWithOptions(workflows.DemandForecast, workflow.RegisterOptions{Name: workflows.NameDemandForecast})
+	r.RegisterActivityWithOptions(d.Forecasts.ForecastDemand, activity.RegisterOptions{Name: activities.NameForecastDemand})
 }
 
 // Run runs a worker on the task queue until ctx is cancelled, then stops it,

@@ -85,6 +85,9 @@ func (a *app) runWorker(ctx context.Context, startSupervisor bool) error {
 		Quality:     &activities.Quality{DB: db, Brokers: cfg.Kafka.Brokers},
 		Anomalies:   &activities.Anomalies{DB: db, RateMinScale: activities.DefaultRateMinScale},
 		Customers:   &activities.Customers{DB: db},
+		Fraud: &activities.FraudTraining{DB: db, AlertThreshold: cfg.Stream.FraudAlertThreshold,
+			OrdersTopic: cfg.Kafka.OrdersTopic},
+		Forecasts: &activities.Forecasts{DB: db, OrdersTopic: cfg.Kafka.OrdersTopic},
 		Alerts: &activities.Alerts{
 			DB:     db,
 			Client: &http.Client{Timeout: cfg.Alerts.Timeout},
@@ -118,7 +121,6 @@ func (a *app) runWorker(ctx context.Context, startSupervisor bool) error {
 func (a *app) supervisorInput(topic string) workflows.SupervisorInput {
 	return workflows.SupervisorInput{
 		Topic:            topic,
-		Partitions:       a.cfg.Kafka.Partitions,
 		Consumers:        a.cfg.Stream.Consumers,
 		MaxRun:           a.cfg.Stream.MaxRun,
 		HeartbeatTimeout: a.cfg.Stream.HeartbeatTimeout,
