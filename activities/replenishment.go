@@ -11,6 +11,7 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/shoppulse/shoppulse/analytics"
 	"github.com/shoppulse/shoppulse/store"
@@ -388,6 +389,9 @@ type ReplenishInput struct {
 	Done int `json:"done,omitempty"`
 }
 
+// startConcurrency bounds the signal-with-start calls in flight.
+const startConcurrency = 16
+
 // StartReplenishers makes sure each product and warehouse of one page of
 // stock_levels has its replenishment workflow running, and asks it for a
 // review now: signal-with-start, so a running one is signalled "check" and
@@ -407,17 +411,25 @@ func (a *Replenishment) StartReplenishers(ctx context.Context, in StartInput) (S
 	if err != nil {
 		return StartResult{}, err
 	}
-	for i, k := range keys {
-		_, err := a.Client.SignalWithStartWorkflow(ctx, ReplenishWorkflowID(k), SignalReplenishCheck, nil, client.StartWorkflowOptions{
-			ID:                       ReplenishWorkflowID(k),
-			TaskQueue:                a.TaskQueue,
-			WorkflowIDReusePolicy:    enums.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-			WorkflowExecutionTimeout: 0,
-		}, ReplenishWorkflowType, ReplenishInput{ProductID: k.ProductID, WarehouseID: k.WarehouseID, Policy: p, Cycles: in.Cycles})
-		if err != nil {
-			return StartResult{}, fmt.Errorf("start replenishment of %s: %w", k, err)
-		}
-		activity.RecordHeartbeat(ctx, i)
+	// Signal-with-start is one round trip per pair: a few at a time.
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(startConcurrency)
+	for _, k := range keys {
+		g.Go(func() error {
+			_, err := a.Client.SignalWithStartWorkflow(gctx, ReplenishWorkflowID(k), SignalReplenishCheck, nil, client.StartWorkflowOptions{
+				ID:                    ReplenishWorkflowID(k),
+				TaskQueue:             a.TaskQueue,
+				WorkflowIDReusePolicy: enums.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+			}, ReplenishWorkflowType, ReplenishInput{ProductID: k.ProductID, WarehouseID: k.WarehouseID, Policy: p, Cycles: in.Cycles})
+			if err != nil {
+				return fmt.Errorf("start replenishment of %s: %w", k, err)
+			}
+			activity.RecordHeartbeat(ctx, k.String())
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return StartResult{}, err
 	}
 	res := StartResult{Keys: len(keys), Done: len(keys) < in.Limit}
 	if len(keys) > 0 {

@@ -32,6 +32,7 @@ const (
 // Phases of a replenishment workflow, as QueryReplenishState reports them.
 const (
 	PhaseReviewing        = "reviewing"
+	PhaseDrafting         = "drafting"
 	PhaseAwaitingApproval = "awaiting_approval"
 	PhaseAwaitingReceipt  = "awaiting_receipt"
 	PhaseIdle             = "idle"
@@ -267,12 +268,18 @@ func (r *replenisher) review(ctx workflow.Context, runID string) error {
 			ApprovalDeadline: now.Add(time.Duration(r.policy.ApprovalTimeout)),
 		}
 		needs := draft.Quantity*draft.UnitCostMinor > r.policy.ApprovalThresholdMinor
-		if err := workflow.ExecuteActivity(actx, activities.NameDraftPurchaseOrder, activities.DraftInput{
+		// A decision may arrive while the draft is being stored (the row is
+		// visible before the workflow sees the activity's result): the
+		// Update is accepted and waits for the draft.
+		draft.Status = store.PODraft
+		r.state.Phase, r.state.PO, r.planned = PhaseDrafting, &draft, draft.Quantity
+		err := workflow.ExecuteActivity(actx, activities.NameDraftPurchaseOrder, activities.DraftInput{
 			PO: draft, NeedsApproval: needs,
-		}).Get(ctx, &po); err != nil {
+		}).Get(ctx, &po)
+		r.state.Phase = PhaseReviewing
+		if err != nil {
 			return fmt.Errorf("draft %s: %w", draft.ID, err)
 		}
-		r.planned = po.Quantity
 	default:
 		return nil
 	}
@@ -390,24 +397,24 @@ func (r *replenisher) awaitReceipt(ctx workflow.Context, po store.PurchaseOrder)
 	}
 }
 
-// validate accepts a decision only for the order awaiting approval, from a
-// named approver, with a quantity within bounds. A rejected Update leaves
-// no trace in the history.
+// validate accepts a decision only from a named approver, with a quantity
+// within bounds, for the order awaiting approval (or being drafted). A
+// rejected Update leaves no trace in the history.
 func (r *replenisher) validate(ctx workflow.Context, d Decision) error {
-	if r.state.Phase != PhaseAwaitingApproval || r.state.PO == nil || r.deciding || r.decided != nil {
-		return fmt.Errorf("no purchase order is awaiting approval (phase %s)", r.state.Phase)
-	}
-	if d.POID != "" && d.POID != r.state.PO.ID {
-		return fmt.Errorf("po_id %q: the order awaiting approval is %s", d.POID, r.state.PO.ID)
-	}
 	if strings.TrimSpace(d.Approver) == "" {
 		return errors.New("approver: who decides is required")
 	}
 	if d.Quantity < 0 {
-		return fmt.Errorf("quantity %d: want a positive quantity, or 0 to keep %d", d.Quantity, r.planned)
+		return fmt.Errorf("quantity %d: want a positive quantity, or 0 to keep the planned one", d.Quantity)
 	}
 	if d.Quantity > 0 && !d.Approve {
 		return errors.New("quantity: only an approval may change the quantity")
+	}
+	if (r.state.Phase != PhaseAwaitingApproval && r.state.Phase != PhaseDrafting) || r.state.PO == nil || r.deciding || r.decided != nil {
+		return fmt.Errorf("no purchase order is awaiting approval (phase %s)", r.state.Phase)
+	}
+	if d.POID != "" && d.POID != r.state.PO.ID {
+		return fmt.Errorf("po_id %q: the order awaiting approval is %s", d.POID, r.state.PO.ID)
 	}
 	limit := min(r.policy.MaxQuantity, int64(float64(r.planned)*r.policy.MaxApprovalFactor))
 	if d.Quantity > limit {
@@ -425,6 +432,13 @@ func (r *replenisher) decide(ctx workflow.Context, d Decision) (store.PurchaseOr
 	}
 	r.deciding = true
 	defer func() { r.deciding = false }()
+	// Accepted while drafting: wait until the draft is stored and held.
+	if err := workflow.Await(ctx, func() bool { return r.state.Phase != PhaseDrafting }); err != nil {
+		return store.PurchaseOrder{}, err
+	}
+	if r.state.Phase != PhaseAwaitingApproval {
+		return store.PurchaseOrder{}, fmt.Errorf("purchase order %s was not held for approval (phase %s)", r.state.PO.ID, r.state.Phase)
+	}
 	var po store.PurchaseOrder
 	if err := workflow.ExecuteActivity(activityCtx(ctx), activities.NameDecidePurchaseOrder, activities.DecideInput{
 		POID: r.state.PO.ID, Approve: d.Approve, By: strings.TrimSpace(d.Approver), Note: d.Note, Quantity: d.Quantity,

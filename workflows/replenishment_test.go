@@ -61,6 +61,8 @@ type fakePOs struct {
 	po       store.PurchaseOrder
 	calls    []string
 	received func(now time.Time) bool
+	// draftDelay is how long storing a draft takes.
+	draftDelay time.Duration
 }
 
 func (f *fakePOs) record(name string) {
@@ -83,7 +85,7 @@ func (f *fakePOs) count(name string) int {
 
 func (f *fakePOs) mock(env *testsuite.TestWorkflowEnvironment) {
 	f.env = env
-	env.OnActivity(activities.NameDraftPurchaseOrder, mock.Anything, mock.Anything).Return(
+	env.OnActivity(activities.NameDraftPurchaseOrder, mock.Anything, mock.Anything).After(f.draftDelay).Return(
 		func(_ context.Context, in activities.DraftInput) (store.PurchaseOrder, error) {
 			f.record("draft")
 			f.po = in.PO
@@ -384,5 +386,50 @@ func TestReplenishmentScan_PagesThroughEveryKey(t *testing.T) {
 	}
 	if res.Keys != 5 || res.Pages != 3 || pages[0] != (store.StockKey{}) || pages[2] != (store.StockKey{ProductID: "p2", WarehouseID: "w"}) {
 		t.Fatalf("result %+v pages %v", res, pages)
+	}
+}
+
+func TestReplenishProduct_DecisionWhileTheDraftIsStoredWaitsForIt(t *testing.T) {
+	env := newReplenishEnv(t)
+	env.OnActivity(activities.NamePlanReplenishment, mock.Anything, mock.Anything).Return(reorderPlan(60), nil)
+	// The draft takes a minute to store; the approver is quicker.
+	f := &fakePOs{draftDelay: time.Minute}
+	f.received = func(time.Time) bool { return true }
+	f.mock(env)
+	var early *updateOutcome
+	env.RegisterDelayedCallback(func() {
+		early = sendDecision(env, "u-early", Decision{Approver: "ana", Approve: true})
+	}, 30*time.Second)
+	env.ExecuteWorkflow(NameReplenishProduct, activities.ReplenishInput{ProductID: "sku-1", WarehouseID: "wh-1", Cycles: 1})
+	if err := env.GetWorkflowError(); err != nil {
+		t.Fatal(err)
+	}
+	if early == nil || early.rejected != nil || !early.completed || early.err != nil {
+		t.Fatalf("early decision: %+v", early)
+	}
+	if f.count("decide") != 1 || f.po.Status != store.POReceived || f.po.DecidedBy != "ana" {
+		t.Fatalf("calls %v order %+v", f.calls, f.po)
+	}
+}
+
+func TestReplenishProduct_DecisionWhileDraftingAnAutoApprovedOrderFails(t *testing.T) {
+	env := newReplenishEnv(t)
+	env.OnActivity(activities.NamePlanReplenishment, mock.Anything, mock.Anything).Return(reorderPlan(20), nil) // 200.00: no approval
+	f := &fakePOs{draftDelay: time.Minute}
+	f.received = func(time.Time) bool { return true }
+	f.mock(env)
+	var early *updateOutcome
+	env.RegisterDelayedCallback(func() {
+		early = sendDecision(env, "u-early", Decision{Approver: "ana", Approve: false})
+	}, 30*time.Second)
+	env.ExecuteWorkflow(NameReplenishProduct, activities.ReplenishInput{ProductID: "sku-1", WarehouseID: "wh-1", Cycles: 1})
+	if err := env.GetWorkflowError(); err != nil {
+		t.Fatal(err)
+	}
+	if early == nil || early.rejected != nil || !early.completed || early.err == nil || !strings.Contains(early.err.Error(), "not held for approval") {
+		t.Fatalf("early decision on an auto-approved order: %+v", early)
+	}
+	if f.count("decide") != 0 || f.po.Status != store.POReceived {
+		t.Fatalf("calls %v order %+v", f.calls, f.po)
 	}
 }
