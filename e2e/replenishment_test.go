@@ -41,7 +41,7 @@ func newReplenHarness(t *testing.T) *replenHarness {
 	}
 	t.Cleanup(c.Close)
 	h := &replenHarness{t: t, s: s, c: c, queue: testenv.Name("e2e-replen")}
-	w := worker.New(c, h.queue, worker.Options{MaxConcurrentActivityExecutionSize: 64})
+	w := worker.New(c, h.queue, worker.Options{MaxConcurrentActivityExecutionSize: 64, MaxConcurrentWorkflowTaskPollers: 4})
 	workers.Register(w, workers.Deps{
 		Replenishment: &activities.Replenishment{DB: s.DB, Client: c, TaskQueue: h.queue},
 		Pricing:       &activities.Pricing{DB: s.DB},

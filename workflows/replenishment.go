@@ -137,9 +137,15 @@ type replenisher struct {
 	res      ReplenishResult
 }
 
+// activityCtx runs the per-product activities as local activities: each is
+// one short Postgres transaction, so a review (plan, draft, send, look for
+// the receipt) costs one workflow task instead of one per activity and
+// round trip, which is what lets thousands of these workflows share a
+// server. Retries back off up to 30s; past the workflow task timeout the SDK
+// schedules them with timers.
 func activityCtx(ctx workflow.Context) workflow.Context {
-	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: time.Minute,
+	return workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+		StartToCloseTimeout: 30 * time.Second,
 		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: 30 * time.Second, MaximumAttempts: 10},
 	})
 }
@@ -240,7 +246,7 @@ func (r *replenisher) review(ctx workflow.Context, runID string) error {
 	r.state.Phase = PhaseReviewing
 	actx := activityCtx(ctx)
 	var plan activities.PlanResult
-	if err := workflow.ExecuteActivity(actx, activities.NamePlanReplenishment, activities.PlanInput{
+	if err := workflow.ExecuteLocalActivity(actx, activities.NamePlanReplenishment, activities.PlanInput{
 		Key: r.key, Policy: r.in.Policy, RunID: runID, Workflow: NameReplenishProduct, Cycle: r.state.Cycle,
 	}).Get(ctx, &plan); err != nil {
 		return fmt.Errorf("plan %s: %w", r.key, err)
@@ -273,7 +279,7 @@ func (r *replenisher) review(ctx workflow.Context, runID string) error {
 		// Update is accepted and waits for the draft.
 		draft.Status = store.PODraft
 		r.state.Phase, r.state.PO, r.planned = PhaseDrafting, &draft, draft.Quantity
-		err := workflow.ExecuteActivity(actx, activities.NameDraftPurchaseOrder, activities.DraftInput{
+		err := workflow.ExecuteLocalActivity(actx, activities.NameDraftPurchaseOrder, activities.DraftInput{
 			PO: draft, NeedsApproval: needs,
 		}).Get(ctx, &po)
 		r.state.Phase = PhaseReviewing
@@ -302,7 +308,7 @@ func (r *replenisher) follow(ctx workflow.Context, po store.PurchaseOrder) error
 	}
 	r.state.PO = &po
 	if po.Status == store.POApproved {
-		if err := workflow.ExecuteActivity(actx, activities.NameSendPurchaseOrder, po.ID).Get(ctx, &po); err != nil {
+		if err := workflow.ExecuteLocalActivity(actx, activities.NameSendPurchaseOrder, po.ID).Get(ctx, &po); err != nil {
 			return fmt.Errorf("send %s: %w", po.ID, err)
 		}
 		r.state.PO = &po
@@ -346,7 +352,7 @@ func (r *replenisher) awaitApproval(ctx workflow.Context, po store.PurchaseOrder
 	}
 	r.state.Phase = PhaseReviewing // no more decisions accepted
 	var out store.PurchaseOrder
-	if err := workflow.ExecuteActivity(activityCtx(ctx), activities.NameExpirePurchaseOrder, po.ID).Get(ctx, &out); err != nil {
+	if err := workflow.ExecuteLocalActivity(activityCtx(ctx), activities.NameExpirePurchaseOrder, po.ID).Get(ctx, &out); err != nil {
 		return po, fmt.Errorf("expire %s: %w", po.ID, err)
 	}
 	return out, nil
@@ -359,7 +365,7 @@ func (r *replenisher) awaitReceipt(ctx workflow.Context, po store.PurchaseOrder)
 	giveUpAt := po.DueAt.Add(time.Duration(r.policy.GiveUpAfter))
 	for {
 		var got activities.ReceiveResult
-		if err := workflow.ExecuteActivity(actx, activities.NameReceivePurchaseOrder, po.ID).Get(ctx, &got); err != nil {
+		if err := workflow.ExecuteLocalActivity(actx, activities.NameReceivePurchaseOrder, po.ID).Get(ctx, &got); err != nil {
 			return po, fmt.Errorf("receive %s: %w", po.ID, err)
 		}
 		po = got.PO
@@ -369,7 +375,7 @@ func (r *replenisher) awaitReceipt(ctx workflow.Context, po store.PurchaseOrder)
 		}
 		now := workflow.Now(ctx)
 		if po.Status == store.POSent && !now.Before(lateAt) {
-			if err := workflow.ExecuteActivity(actx, activities.NameMarkPurchaseOrderLate, po.ID).Get(ctx, &po); err != nil {
+			if err := workflow.ExecuteLocalActivity(actx, activities.NameMarkPurchaseOrderLate, po.ID).Get(ctx, &po); err != nil {
 				return po, fmt.Errorf("mark %s late: %w", po.ID, err)
 			}
 			r.state.PO = &po
@@ -440,7 +446,7 @@ func (r *replenisher) decide(ctx workflow.Context, d Decision) (store.PurchaseOr
 		return store.PurchaseOrder{}, fmt.Errorf("purchase order %s was not held for approval (phase %s)", r.state.PO.ID, r.state.Phase)
 	}
 	var po store.PurchaseOrder
-	if err := workflow.ExecuteActivity(activityCtx(ctx), activities.NameDecidePurchaseOrder, activities.DecideInput{
+	if err := workflow.ExecuteLocalActivity(activityCtx(ctx), activities.NameDecidePurchaseOrder, activities.DecideInput{
 		POID: r.state.PO.ID, Approve: d.Approve, By: strings.TrimSpace(d.Approver), Note: d.Note, Quantity: d.Quantity,
 	}).Get(ctx, &po); err != nil {
 		return store.PurchaseOrder{}, fmt.Errorf("decide %s: %w", r.state.PO.ID, err)
