@@ -390,7 +390,7 @@ type ReplenishInput struct {
 }
 
 // startConcurrency bounds the signal-with-start calls in flight.
-const startConcurrency = 16
+const startConcurrency = 8
 
 // StartReplenishers makes sure each product and warehouse of one page of
 // stock_levels has its replenishment workflow running, and asks it for a
@@ -411,25 +411,38 @@ func (a *Replenishment) StartReplenishers(ctx context.Context, in StartInput) (S
 	if err != nil {
 		return StartResult{}, err
 	}
-	// Signal-with-start is one round trip per pair: a few at a time.
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(startConcurrency)
-	for _, k := range keys {
-		g.Go(func() error {
-			_, err := a.Client.SignalWithStartWorkflow(gctx, ReplenishWorkflowID(k), SignalReplenishCheck, nil, client.StartWorkflowOptions{
-				ID:                    ReplenishWorkflowID(k),
-				TaskQueue:             a.TaskQueue,
-				WorkflowIDReusePolicy: enums.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-			}, ReplenishWorkflowType, ReplenishInput{ProductID: k.ProductID, WarehouseID: k.WarehouseID, Policy: p, Cycles: in.Cycles})
-			if err != nil {
-				return fmt.Errorf("start replenishment of %s: %w", k, err)
-			}
-			activity.RecordHeartbeat(ctx, k.String())
-			return nil
-		})
+	// Signal-with-start is one round trip per pair: a few at a time. The
+	// heartbeat carries how many of the page are done, so a retry (a slow
+	// server times a call out) resumes there instead of signalling every
+	// running workflow again. A pair added to stock_levels meanwhile may
+	// shift the page by one: the next scan picks it up.
+	done := 0
+	if activity.HasHeartbeatDetails(ctx) {
+		if err := activity.GetHeartbeatDetails(ctx, &done); err != nil || done < 0 || done > len(keys) {
+			done = 0
+		}
 	}
-	if err := g.Wait(); err != nil {
-		return StartResult{}, err
+	for done < len(keys) {
+		chunk := keys[done:min(done+startConcurrency, len(keys))]
+		var g errgroup.Group
+		for _, k := range chunk {
+			g.Go(func() error {
+				_, err := a.Client.SignalWithStartWorkflow(ctx, ReplenishWorkflowID(k), SignalReplenishCheck, nil, client.StartWorkflowOptions{
+					ID:                    ReplenishWorkflowID(k),
+					TaskQueue:             a.TaskQueue,
+					WorkflowIDReusePolicy: enums.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+				}, ReplenishWorkflowType, ReplenishInput{ProductID: k.ProductID, WarehouseID: k.WarehouseID, Policy: p, Cycles: in.Cycles})
+				if err != nil {
+					return fmt.Errorf("start replenishment of %s: %w", k, err)
+				}
+				return nil
+			})
+		}
+		if err := g.Wait(); err != nil {
+			return StartResult{}, err
+		}
+		done += len(chunk)
+		activity.RecordHeartbeat(ctx, done)
 	}
 	res := StartResult{Keys: len(keys), Done: len(keys) < in.Limit}
 	if len(keys) > 0 {

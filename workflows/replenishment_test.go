@@ -38,8 +38,6 @@ func newReplenishEnv(t *testing.T) *testsuite.TestWorkflowEnvironment {
 	return env
 }
 
-var testKey = store.StockKey{ProductID: "sku-1", WarehouseID: "wh-1"}
-
 // policy: approval above 500.00, 48h to approve, 24h grace, poll hourly.
 func testPolicy() activities.ReplenishPolicy {
 	return activities.DefaultReplenishPolicy()
