@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
@@ -147,7 +148,7 @@ func TestEndToEnd_ReplenishmentDraftsWaitsForApprovalAndReceives(t *testing.T) {
 		t.Fatalf("scan: %+v %v", scan, err)
 	}
 	wid := activities.ReplenishWorkflowID(k)
-	t.Cleanup(func() { _ = h.c.TerminateWorkflow(context.Background(), wid, "", "test over") })
+	t.Cleanup(h.terminateAll)
 
 	var po store.PurchaseOrder
 	waitFor(ctx, t, "an order awaiting approval", func() (bool, error) {
@@ -206,6 +207,29 @@ func TestEndToEnd_ReplenishmentDraftsWaitsForApprovalAndReceives(t *testing.T) {
 	}
 }
 
+// terminateAll terminates the workflows still running on the harness's
+// task queue (a failed or interrupted run leaves them waiting).
+func (h *replenHarness) terminateAll() {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var token []byte
+	for {
+		page, err := h.c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
+			Query: fmt.Sprintf("TaskQueue = %q AND ExecutionStatus = 'Running'", h.queue), NextPageToken: token,
+		})
+		if err != nil {
+			h.t.Logf("list workflows to terminate: %v", err)
+			return
+		}
+		for _, e := range page.Executions {
+			_ = h.c.TerminateWorkflow(ctx, e.Execution.WorkflowId, e.Execution.RunId, "test over")
+		}
+		if token = page.NextPageToken; len(token) == 0 {
+			return
+		}
+	}
+}
+
 func (h *replenHarness) reorderPoint(ctx context.Context, k store.StockKey) (int64, error) {
 	var rp int64
 	err := h.s.DB.Pool.QueryRow(ctx, `SELECT reorder_point FROM reorder_points WHERE product_id = $1 AND warehouse_id = $2`, k.ProductID, k.WarehouseID).Scan(&rp)
@@ -238,11 +262,7 @@ func TestEndToEnd_ThousandReplenishments(t *testing.T) {
 		moves = append(moves, history(p, 2)...)
 	}
 	h.commit(ctx, moves)
-	t.Cleanup(func() {
-		for _, k := range keys {
-			_ = h.c.TerminateWorkflow(context.Background(), activities.ReplenishWorkflowID(k), "", "test over")
-		}
-	})
+	t.Cleanup(h.terminateAll)
 
 	start := time.Now()
 	run, err := h.c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: testenv.Name("scan"), TaskQueue: h.queue},
