@@ -27,6 +27,10 @@ type Config struct {
 	Schedules []Schedule `mapstructure:"schedules"`
 	Dev       Dev        `mapstructure:"dev"`
 	Log       Log        `mapstructure:"log"`
+
+	// Replenishment and Pricing tune the batch workflows of the same names.
+	Replenishment Replenishment `mapstructure:"replenishment"`
+	Pricing       Pricing       `mapstructure:"pricing"`
 }
 
 // Database is the PostgreSQL connection.
@@ -187,6 +191,55 @@ type Schedule struct {
 // ScheduleOverlaps are the accepted values of Schedule.Overlap.
 var ScheduleOverlaps = []string{"skip", "buffer_one", "buffer_all", "cancel_other", "terminate_other", "allow_all"}
 
+// Replenishment is the replenishment policy (ReplenishmentScan and the
+// per product and warehouse ReplenishProduct workflows); a run's input
+// overrides it.
+type Replenishment struct {
+	// ServiceLevel is the chance of no stockout over a lead time: the
+	// safety stock is z * sigma * sqrt(lead time), z its normal quantile.
+	ServiceLevel float64 `mapstructure:"service_level"`
+	// HistoryDays of daily sales give the demand mean and sigma.
+	HistoryDays int `mapstructure:"history_days"`
+	// CoverDays of mean demand an order adds beyond the reorder point.
+	CoverDays float64 `mapstructure:"cover_days"`
+	// DefaultLeadTimeDays applies without a receipt naming the supplier's.
+	DefaultLeadTimeDays int `mapstructure:"default_lead_time_days"`
+	// ApprovalThresholdMinor: orders worth more wait for approval.
+	ApprovalThresholdMinor int64 `mapstructure:"approval_threshold_minor"`
+	// MaxQuantity and MaxApprovalFactor bound the quantity an approver sets.
+	MaxQuantity       int64   `mapstructure:"max_quantity"`
+	MaxApprovalFactor float64 `mapstructure:"max_approval_factor"`
+	// ApprovalTimeout expires an order awaiting approval.
+	ApprovalTimeout time.Duration `mapstructure:"approval_timeout"`
+	// ReceiptGrace past due makes an order late (supplier_late alert).
+	ReceiptGrace time.Duration `mapstructure:"receipt_grace"`
+	// GiveUpAfter past due the workflow stops waiting for a receipt.
+	GiveUpAfter time.Duration `mapstructure:"give_up_after"`
+	// PollInterval between looks for a receipt.
+	PollInterval time.Duration `mapstructure:"poll_interval"`
+	// ReviewInterval between reviews of each product and warehouse.
+	ReviewInterval time.Duration `mapstructure:"review_interval"`
+	// CyclesPerRun reviews before a workflow continues as new.
+	CyclesPerRun int `mapstructure:"cycles_per_run"`
+}
+
+// Pricing is the pricing model's window and the price guardrails
+// (PricingRecommendations); a run's input overrides it.
+type Pricing struct {
+	HistoryDays     int     `mapstructure:"history_days"`
+	MinObservations int     `mapstructure:"min_observations"`
+	PromoDepth      float64 `mapstructure:"promo_depth"`
+	PromoWindowDays int     `mapstructure:"promo_window_days"`
+	// CompetitorMaxAge: older competitor prices are ignored.
+	CompetitorMaxAge time.Duration `mapstructure:"competitor_max_age"`
+	// MinMargin is the smallest (price - cost) / price.
+	MinMargin float64 `mapstructure:"min_margin"`
+	// MaxStep is the largest relative change of one recommendation.
+	MaxStep float64 `mapstructure:"max_step"`
+	// MaxAboveCompetitor: never above the cheapest competitor by more.
+	MaxAboveCompetitor float64 `mapstructure:"max_above_competitor"`
+}
+
 // Dev is where `shoppulse dev` and `make` keep local service state.
 type Dev struct {
 	// DataDir holds the throwaway Postgres cluster, Kafka log and Temporal database.
@@ -317,7 +370,27 @@ func Default() Config {
 			Cron:     "45 1 * * *",
 			Workflow: "DemandForecast",
 			Note:     "forecast each product's daily demand (Holt-Winters or Croston-SBA) with its MASE on a holdout",
+		}, {
+			ID:       "shoppulse-replenishment-scan",
+			Cron:     "30 */6 * * *",
+			Workflow: "ReplenishmentScan",
+			Note:     "start or wake the replenishment workflow of every product and warehouse",
+		}, {
+			ID:       "shoppulse-pricing-daily",
+			Cron:     "45 2 * * *",
+			Workflow: "PricingRecommendations",
+			Note:     "fit price elasticities, register the pricing model, propose prices within the guardrails",
 		}},
+		Replenishment: Replenishment{
+			ServiceLevel: 0.95, HistoryDays: 56, CoverDays: 14, DefaultLeadTimeDays: 7,
+			ApprovalThresholdMinor: 50000, MaxQuantity: 100000, MaxApprovalFactor: 3,
+			ApprovalTimeout: 48 * time.Hour, ReceiptGrace: 24 * time.Hour, GiveUpAfter: 30 * 24 * time.Hour,
+			PollInterval: time.Hour, ReviewInterval: 6 * time.Hour, CyclesPerRun: 20,
+		},
+		Pricing: Pricing{
+			HistoryDays: 90, MinObservations: 21, PromoDepth: 0.1, PromoWindowDays: 7,
+			CompetitorMaxAge: 7 * 24 * time.Hour, MinMargin: 0.15, MaxStep: 0.1, MaxAboveCompetitor: 0.05,
+		},
 		Dev: Dev{DataDir: ".data", CacheDir: "~/.cache/shoppulse"},
 		Log: Log{Level: "info", Format: "text"},
 	}
@@ -497,6 +570,68 @@ func (c Config) Validate() error {
 				bad(key+".input", "a JSON object", s.Input)
 			}
 		}
+	}
+	r := c.Replenishment
+	if !(r.ServiceLevel >= 0.5 && r.ServiceLevel < 1) {
+		bad("replenishment.service_level", "0.5 <= level < 1, such as 0.95", r.ServiceLevel)
+	}
+	if r.HistoryDays < 2 || r.HistoryDays > 3660 {
+		bad("replenishment.history_days", "2 to 3660 days", r.HistoryDays)
+	}
+	if !(r.CoverDays >= 0 && r.CoverDays <= 365) {
+		bad("replenishment.cover_days", "0 to 365 days", r.CoverDays)
+	}
+	if r.DefaultLeadTimeDays < 1 || r.DefaultLeadTimeDays > 365 {
+		bad("replenishment.default_lead_time_days", "1 to 365 days", r.DefaultLeadTimeDays)
+	}
+	if r.ApprovalThresholdMinor < 1 {
+		bad("replenishment.approval_threshold_minor", "at least 1 minor unit", r.ApprovalThresholdMinor)
+	}
+	if r.MaxQuantity < 1 {
+		bad("replenishment.max_quantity", "at least 1 unit", r.MaxQuantity)
+	}
+	if !(r.MaxApprovalFactor >= 1) {
+		bad("replenishment.max_approval_factor", "at least 1", r.MaxApprovalFactor)
+	}
+	for _, d := range []struct {
+		key string
+		v   time.Duration
+	}{
+		{"replenishment.approval_timeout", r.ApprovalTimeout}, {"replenishment.receipt_grace", r.ReceiptGrace},
+		{"replenishment.give_up_after", r.GiveUpAfter}, {"replenishment.poll_interval", r.PollInterval},
+		{"replenishment.review_interval", r.ReviewInterval},
+	} {
+		if d.v < time.Second {
+			bad(d.key, "a duration of at least 1s", d.v)
+		}
+	}
+	if r.CyclesPerRun < 1 {
+		bad("replenishment.cycles_per_run", "at least 1", r.CyclesPerRun)
+	}
+	p := c.Pricing
+	if p.HistoryDays < 7 || p.HistoryDays > 3660 {
+		bad("pricing.history_days", "7 to 3660 days", p.HistoryDays)
+	}
+	if p.MinObservations < 5 {
+		bad("pricing.min_observations", "at least 5 days", p.MinObservations)
+	}
+	if !(p.PromoDepth > 0 && p.PromoDepth < 1) {
+		bad("pricing.promo_depth", "a fraction between 0 and 1, such as 0.1", p.PromoDepth)
+	}
+	if p.PromoWindowDays < 1 {
+		bad("pricing.promo_window_days", "at least 1 day", p.PromoWindowDays)
+	}
+	if p.CompetitorMaxAge < time.Hour {
+		bad("pricing.competitor_max_age", "a duration of at least 1h", p.CompetitorMaxAge)
+	}
+	if !(p.MinMargin > 0 && p.MinMargin < 1) {
+		bad("pricing.min_margin", "a fraction between 0 and 1, such as 0.15", p.MinMargin)
+	}
+	if !(p.MaxStep > 0 && p.MaxStep < 1) {
+		bad("pricing.max_step", "a fraction between 0 and 1, such as 0.1", p.MaxStep)
+	}
+	if !(p.MaxAboveCompetitor > 0 && p.MaxAboveCompetitor < 10) {
+		bad("pricing.max_above_competitor", "a fraction above 0, such as 0.05", p.MaxAboveCompetitor)
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

@@ -34,6 +34,9 @@ type Deps struct {
 	Customers *activities.Customers
 	Fraud     *activities.FraudTraining
 	Forecasts *activities.Forecasts
+	// Replenishment and Pricing: nil leaves their workflows unregistered.
+	Replenishment *activities.Replenishment
+	Pricing       *activities.Pricing
 }
 
 // Register registers every workflow and activity under its stable name.
@@ -73,6 +76,33 @@ func Register(r worker.Registry, d Deps) {
 	r.RegisterActivityWithOptions(d.Fraud.PromoteFraudModel, activity.RegisterOptions{Name: activities.NamePromoteFraudModel})
 	r.RegisterWorkflowWithOptions(workflows.DemandForecast, workflow.RegisterOptions{Name: workflows.NameDemandForecast})
 	r.RegisterActivityWithOptions(d.Forecasts.ForecastDemand, activity.RegisterOptions{Name: activities.NameForecastDemand})
+	registerReplenishment(r, d.Replenishment)
+	registerPricing(r, d.Pricing)
+}
+
+func registerReplenishment(r worker.Registry, a *activities.Replenishment) {
+	if a == nil {
+		return
+	}
+	r.RegisterWorkflowWithOptions(workflows.ReplenishmentScan, workflow.RegisterOptions{Name: workflows.NameReplenishmentScan})
+	r.RegisterWorkflowWithOptions(workflows.ReplenishProduct, workflow.RegisterOptions{Name: workflows.NameReplenishProduct})
+	r.RegisterActivityWithOptions(a.PlanReplenishment, activity.RegisterOptions{Name: activities.NamePlanReplenishment})
+	r.RegisterActivityWithOptions(a.DraftPurchaseOrder, activity.RegisterOptions{Name: activities.NameDraftPurchaseOrder})
+	r.RegisterActivityWithOptions(a.DecidePurchaseOrder, activity.RegisterOptions{Name: activities.NameDecidePurchaseOrder})
+	r.RegisterActivityWithOptions(a.ExpirePurchaseOrder, activity.RegisterOptions{Name: activities.NameExpirePurchaseOrder})
+	r.RegisterActivityWithOptions(a.SendPurchaseOrder, activity.RegisterOptions{Name: activities.NameSendPurchaseOrder})
+	r.RegisterActivityWithOptions(a.ReceivePurchaseOrder, activity.RegisterOptions{Name: activities.NameReceivePurchaseOrder})
+	r.RegisterActivityWithOptions(a.MarkPurchaseOrderLate, activity.RegisterOptions{Name: activities.NameMarkPurchaseOrderLate})
+	r.RegisterActivityWithOptions(a.StartReplenishers, activity.RegisterOptions{Name: activities.NameStartReplenishers})
+}
+
+func registerPricing(r worker.Registry, a *activities.Pricing) {
+	if a == nil {
+		return
+	}
+	r.RegisterWorkflowWithOptions(workflows.PricingRecommendations, workflow.RegisterOptions{Name: workflows.NamePricingRecommendations})
+	r.RegisterActivityWithOptions(a.FitPriceElasticities, activity.RegisterOptions{Name: activities.NameFitPriceElasticities})
+	r.RegisterActivityWithOptions(a.RecommendPrices, activity.RegisterOptions{Name: activities.NameRecommendPrices})
 }
 
 // Run runs a worker on the task queue until ctx is cancelled, then stops it,

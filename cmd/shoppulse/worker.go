@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/shoppulse/shoppulse/activities"
+	"github.com/shoppulse/shoppulse/config"
 	"github.com/shoppulse/shoppulse/streaming"
 	"github.com/shoppulse/shoppulse/workers"
 	"github.com/shoppulse/shoppulse/workflows"
@@ -93,6 +94,10 @@ func (a *app) runWorker(ctx context.Context, startSupervisor bool) error {
 			Client: &http.Client{Timeout: cfg.Alerts.Timeout},
 		},
 	}
+	deps.Replenishment = &activities.Replenishment{
+		DB: db, Client: tc, TaskQueue: cfg.Temporal.TaskQueue, Policy: replenishPolicy(cfg.Replenishment),
+	}
+	deps.Pricing = &activities.Pricing{DB: db, Policy: pricingPolicy(cfg.Pricing)}
 	for _, w := range cfg.Alerts.Webhooks {
 		deps.Alerts.Webhooks = append(deps.Alerts.Webhooks, activities.Webhook{URL: w.URL, Secret: w.Secret})
 	}
@@ -139,4 +144,25 @@ func (a *app) dialTemporal(ctx context.Context) (client.Client, error) {
 		return nil, fmt.Errorf("connect to temporal at %s (config temporal.address): %w", a.cfg.Temporal.Address, err)
 	}
 	return c, nil
+}
+
+// replenishPolicy is the configured replenishment policy.
+func replenishPolicy(c config.Replenishment) activities.ReplenishPolicy {
+	return activities.ReplenishPolicy{
+		ServiceLevel: c.ServiceLevel, HistoryDays: c.HistoryDays, CoverDays: c.CoverDays,
+		DefaultLeadTimeDays: c.DefaultLeadTimeDays, ApprovalThresholdMinor: c.ApprovalThresholdMinor,
+		MaxQuantity: c.MaxQuantity, MaxApprovalFactor: c.MaxApprovalFactor,
+		ApprovalTimeout: activities.Duration(c.ApprovalTimeout), ReceiptGrace: activities.Duration(c.ReceiptGrace),
+		GiveUpAfter: activities.Duration(c.GiveUpAfter), PollInterval: activities.Duration(c.PollInterval),
+		ReviewInterval: activities.Duration(c.ReviewInterval), CyclesPerRun: c.CyclesPerRun,
+	}
+}
+
+// pricingPolicy is the configured pricing policy.
+func pricingPolicy(c config.Pricing) activities.PricingPolicy {
+	return activities.PricingPolicy{
+		HistoryDays: c.HistoryDays, MinObservations: c.MinObservations, PromoDepth: c.PromoDepth,
+		PromoWindowDays: c.PromoWindowDays, CompetitorMaxAge: activities.Duration(c.CompetitorMaxAge),
+		MinMargin: c.MinMargin, MaxStep: c.MaxStep, MaxAboveCompetitor: c.MaxAboveCompetitor,
+	}
 }
