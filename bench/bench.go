@@ -53,6 +53,8 @@ type Config struct {
 	Seed      int64
 	// Keep leaves the topic and schema in place for a look.
 	Keep bool
+	// SQLProfile prints the time spent in each SQL statement.
+	SQLProfile bool
 }
 
 // Result is what a run measured. JSON names are the bench's public format.
@@ -90,7 +92,13 @@ func Run(ctx context.Context, cfg Config, out io.Writer) (Result, error) {
 		streaming.TopicSpec{Name: dlq, Partitions: 1, ReplicationFactor: 1}); err != nil {
 		return Result{}, err
 	}
-	db, err := store.Open(ctx, store.Config{URL: cfg.DatabaseURL, MaxConns: int32(cfg.Partitions + 4), Schema: schema})
+	var trace *sqlTrace
+	scfg := store.Config{URL: cfg.DatabaseURL, MaxConns: int32(cfg.Partitions + 4), Schema: schema}
+	if cfg.SQLProfile {
+		trace = newSQLTrace()
+		scfg.Tracer = trace
+	}
+	db, err := store.Open(ctx, scfg)
 	if err != nil {
 		return Result{}, err
 	}
@@ -191,6 +199,9 @@ func Run(ctx context.Context, cfg Config, out io.Writer) (Result, error) {
 	res.RSSMB = peakRSSMB()
 	res.P50ms, res.P99ms, res.P999ms = quantileMS(latencies, 0.50), quantileMS(latencies, 0.99), quantileMS(latencies, 0.999)
 
+	if trace != nil {
+		trace.write(out, cfg.Events)
+	}
 	got, err := committedTotals(ctx, db)
 	if err != nil {
 		return res, err

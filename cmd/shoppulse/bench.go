@@ -73,6 +73,7 @@ output is one JSON object.`,
 	f.Int64Var(&cfg.Seed, "seed", 1, "simulator seed")
 	f.BoolVar(&asJSON, "json", false, "print one JSON object as the last line")
 	f.BoolVar(&keep, "keep", false, "keep the bench topic and schema")
+	f.BoolVar(&cfg.SQLProfile, "sql-profile", false, "print the time spent in each SQL statement")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile (pprof) of the run to this file")
 	return cmd
 }
