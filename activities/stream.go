@@ -34,6 +34,10 @@ type Stream struct {
 	InventoryTopic   string
 	ClickstreamTopic string
 	PaymentsTopic    string
+	// MarketTopic is consumed into price changes and competitor prices,
+	// CustomersTopic into customer events and accounts.
+	MarketTopic    string
+	CustomersTopic string
 	// SessionGap ends a session (zero: store.DefaultSessionGap).
 	SessionGap time.Duration
 	// DefaultReorderPoint applies where reorder_points has no row.
@@ -53,6 +57,12 @@ func (a *Stream) sink(topic string) streaming.Sink {
 	}
 	if a.PaymentsTopic != "" && topic == a.PaymentsTopic {
 		return streaming.PaymentsSink{DB: a.DB}
+	}
+	if a.MarketTopic != "" && topic == a.MarketTopic {
+		return streaming.MarketSink{DB: a.DB}
+	}
+	if a.CustomersTopic != "" && topic == a.CustomersTopic {
+		return streaming.CustomersSink{DB: a.DB}
 	}
 	return streaming.NewOrderSink(a.DB, a.FraudAlertThreshold, a.Log)
 }
