@@ -63,7 +63,7 @@ func EnsureTopics(ctx context.Context, brokers []string, specs ...TopicSpec) (ma
 				return out, nil
 			}
 		}
-		if attempt == 100 {
+		if attempt == 600 { // a minute: a loaded broker with many partitions is slow to elect leaders
 			return nil, fmt.Errorf("topics %v not visible after creation: %v", names, err)
 		}
 		select {
