@@ -47,8 +47,9 @@ type Stream struct {
 	FraudAlertThreshold float64
 }
 
-// sink picks the sink of a topic's kind.
-func (a *Stream) sink(topic string) streaming.Sink {
+// SinkFor picks the sink of a topic's kind, configured as the activity
+// consumes it.
+func (a *Stream) SinkFor(topic string) streaming.Sink {
 	if a.InventoryTopic != "" && topic == a.InventoryTopic {
 		return streaming.InventorySink{DB: a.DB, DefaultReorderPoint: a.DefaultReorderPoint}
 	}
@@ -122,7 +123,7 @@ func (a *Stream) ConsumePartitions(ctx context.Context, in ConsumeInput) (Consum
 	cfg.Topic = in.Topic
 	cfg.Partitions = in.Partitions
 	cfg.Owner = fmt.Sprintf("%s/%s#%d", info.WorkflowExecution.ID, info.ActivityID, info.Attempt)
-	c, err := streaming.NewSinkConsumer(cfg, a.DB, a.sink(in.Topic), a.Metrics, a.Log)
+	c, err := streaming.NewSinkConsumer(cfg, a.DB, a.SinkFor(in.Topic), a.Metrics, a.Log)
 	if err != nil {
 		return ConsumeResult{}, temporal.NewNonRetryableApplicationError(err.Error(), "InvalidInput", err)
 	}
