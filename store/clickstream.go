@@ -214,7 +214,7 @@ func rebuildSessions(ctx context.Context, tx pgx.Tx, ids []string, gap time.Dura
 	// Sessions the rebuild no longer has (a late event merged two, or moved
 	// a start) go.
 	rows, err = tx.Query(ctx, `
-		DELETE FROM click_sessions WHERE session_id = ANY($1::text[]) AND NOT (session_key = ANY($2::text[]))
+		DELETE FROM click_sessions WHERE session_id = ANY($1::text[]) AND session_key <> ALL($2::text[])
 		RETURNING started_at`, ids, keys)
 	if err != nil {
 		return nil, nil, fmt.Errorf("delete sessions: %w", err)
