@@ -34,6 +34,10 @@ type Stream struct {
 	InventoryTopic   string
 	ClickstreamTopic string
 	PaymentsTopic    string
+	// MarketTopic is consumed into price changes and competitor prices,
+	// CustomersTopic into customer events and accounts.
+	MarketTopic    string
+	CustomersTopic string
 	// SessionGap ends a session (zero: store.DefaultSessionGap).
 	SessionGap time.Duration
 	// DefaultReorderPoint applies where reorder_points has no row.
@@ -43,8 +47,9 @@ type Stream struct {
 	FraudAlertThreshold float64
 }
 
-// sink picks the sink of a topic's kind.
-func (a *Stream) sink(topic string) streaming.Sink {
+// SinkFor picks the sink of a topic's kind, configured as the activity
+// consumes it.
+func (a *Stream) SinkFor(topic string) streaming.Sink {
 	if a.InventoryTopic != "" && topic == a.InventoryTopic {
 		return streaming.InventorySink{DB: a.DB, DefaultReorderPoint: a.DefaultReorderPoint}
 	}
@@ -53,6 +58,12 @@ func (a *Stream) sink(topic string) streaming.Sink {
 	}
 	if a.PaymentsTopic != "" && topic == a.PaymentsTopic {
 		return streaming.PaymentsSink{DB: a.DB}
+	}
+	if a.MarketTopic != "" && topic == a.MarketTopic {
+		return streaming.MarketSink{DB: a.DB}
+	}
+	if a.CustomersTopic != "" && topic == a.CustomersTopic {
+		return streaming.CustomersSink{DB: a.DB}
 	}
 	return streaming.NewOrderSink(a.DB, a.FraudAlertThreshold, a.Log)
 }
@@ -112,7 +123,7 @@ func (a *Stream) ConsumePartitions(ctx context.Context, in ConsumeInput) (Consum
 	cfg.Topic = in.Topic
 	cfg.Partitions = in.Partitions
 	cfg.Owner = fmt.Sprintf("%s/%s#%d", info.WorkflowExecution.ID, info.ActivityID, info.Attempt)
-	c, err := streaming.NewSinkConsumer(cfg, a.DB, a.sink(in.Topic), a.Metrics, a.Log)
+	c, err := streaming.NewSinkConsumer(cfg, a.DB, a.SinkFor(in.Topic), a.Metrics, a.Log)
 	if err != nil {
 		return ConsumeResult{}, temporal.NewNonRetryableApplicationError(err.Error(), "InvalidInput", err)
 	}

@@ -55,6 +55,11 @@ type Kafka struct {
 	// PaymentsTopic carries payment events (authorizations, failures,
 	// refunds, chargebacks: payment facts and payments per minute).
 	PaymentsTopic string `mapstructure:"payments_topic"`
+	// MarketTopic carries price changes and competitor prices.
+	MarketTopic string `mapstructure:"market_topic"`
+	// CustomersTopic carries account registrations, updates and erasure
+	// requests.
+	CustomersTopic string `mapstructure:"customers_topic"`
 	// DLQTopic receives events that failed validation, with their reason.
 	DLQTopic string `mapstructure:"dlq_topic"`
 	// Partitions is the partition count used when ShopPulse creates a topic.
@@ -267,6 +272,8 @@ func Default() Config {
 			InventoryTopic:    "shop.inventory.v1",
 			ClickstreamTopic:  "shop.clickstream.v1",
 			PaymentsTopic:     "shop.payments.v1",
+			MarketTopic:       "shop.market.v1",
+			CustomersTopic:    "shop.customers.v1",
 			DLQTopic:          "shop.dlq.v1",
 			Partitions:        6,
 			ReplicationFactor: 1,
@@ -441,6 +448,14 @@ func (c Config) Validate() error {
 	}
 	if c.Kafka.DLQTopic == "" {
 		bad("kafka.dlq_topic", "a topic name", `""`)
+	}
+	topics := map[string]bool{c.Kafka.OrdersTopic: true, c.Kafka.InventoryTopic: true, c.Kafka.ClickstreamTopic: true, c.Kafka.PaymentsTopic: true}
+	if t := c.Kafka.MarketTopic; t == "" || topics[t] {
+		bad("kafka.market_topic", "a topic name other than the orders, inventory, clickstream and payments topics", t)
+	}
+	topics[c.Kafka.MarketTopic] = true
+	if t := c.Kafka.CustomersTopic; t == "" || topics[t] {
+		bad("kafka.customers_topic", "a topic name other than the orders, inventory, clickstream, payments and market topics", t)
 	}
 	if c.Kafka.Partitions < 1 || c.Kafka.Partitions > 1024 {
 		bad("kafka.partitions", "1 to 1024", c.Kafka.Partitions)

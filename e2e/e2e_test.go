@@ -43,9 +43,15 @@ type harness struct {
 	invTopic string // the worker's kafka.inventory_topic
 	clkTopic string // the worker's kafka.clickstream_topic
 	payTopic string // the worker's kafka.payments_topic
+	mktTopic string // the worker's kafka.market_topic
+	cusTopic string // the worker's kafka.customers_topic
 }
 
-func newHarness(t *testing.T) *harness {
+func newHarness(t *testing.T) *harness { return newHarnessWith(t, partitions) }
+
+// newHarnessWith makes a harness whose orders topic has ordersPartitions
+// partitions (the other topics have partitions).
+func newHarnessWith(t *testing.T, ordersPartitions int) *harness {
 	brokers := testenv.Brokers(t)
 	addr := testenv.TemporalAddress(t)
 	s := testenv.DB(t)
@@ -54,6 +60,8 @@ func newHarness(t *testing.T) *harness {
 	inventory := testenv.Name("e2e.inventory")
 	clickstream := testenv.Name("e2e.clickstream")
 	payments := testenv.Name("e2e.payments")
+	market := testenv.Name("e2e.market")
+	customers := testenv.Name("e2e.customers")
 	queue := testenv.Name("e2e")
 
 	bin := filepath.Join(t.TempDir(), "shoppulse")
@@ -67,7 +75,7 @@ func newHarness(t *testing.T) *harness {
 		t.Fatalf("dial temporal: %v", err)
 	}
 	h := &harness{
-		t: t, bin: bin, schema: s, brokers: brokers, topic: topic, invTopic: inventory, clkTopic: clickstream, payTopic: payments, temporal: tc, queue: queue,
+		t: t, bin: bin, schema: s, brokers: brokers, topic: topic, invTopic: inventory, clkTopic: clickstream, payTopic: payments, mktTopic: market, cusTopic: customers, temporal: tc, queue: queue,
 		env: append(os.Environ(),
 			"SHOPPULSE_DATABASE_URL="+s.URL,
 			"SHOPPULSE_KAFKA_BROKERS="+strings.Join(brokers, ","),
@@ -76,6 +84,8 @@ func newHarness(t *testing.T) *harness {
 			"SHOPPULSE_KAFKA_INVENTORY_TOPIC="+inventory,
 			"SHOPPULSE_KAFKA_CLICKSTREAM_TOPIC="+clickstream,
 			"SHOPPULSE_KAFKA_PAYMENTS_TOPIC="+payments,
+			"SHOPPULSE_KAFKA_MARKET_TOPIC="+market,
+			"SHOPPULSE_KAFKA_CUSTOMERS_TOPIC="+customers,
 			fmt.Sprintf("SHOPPULSE_KAFKA_PARTITIONS=%d", partitions),
 			"SHOPPULSE_TEMPORAL_ADDRESS="+addr,
 			"SHOPPULSE_TEMPORAL_TASK_QUEUE="+queue,
@@ -92,14 +102,18 @@ func newHarness(t *testing.T) *harness {
 		_ = tc.TerminateWorkflow(context.Background(), workflows.SupervisorWorkflowID(inventory), "", "test over")
 		_ = tc.TerminateWorkflow(context.Background(), workflows.SupervisorWorkflowID(clickstream), "", "test over")
 		_ = tc.TerminateWorkflow(context.Background(), workflows.SupervisorWorkflowID(payments), "", "test over")
+		_ = tc.TerminateWorkflow(context.Background(), workflows.SupervisorWorkflowID(market), "", "test over")
+		_ = tc.TerminateWorkflow(context.Background(), workflows.SupervisorWorkflowID(customers), "", "test over")
 		tc.Close()
 	})
 	if _, err := streaming.EnsureTopics(testenv.Context(t, time.Minute), brokers,
-		streaming.TopicSpec{Name: topic, Partitions: partitions, ReplicationFactor: 1},
+		streaming.TopicSpec{Name: topic, Partitions: ordersPartitions, ReplicationFactor: 1},
 		streaming.TopicSpec{Name: dlq, Partitions: 1, ReplicationFactor: 1},
 		streaming.TopicSpec{Name: inventory, Partitions: partitions, ReplicationFactor: 1},
 		streaming.TopicSpec{Name: clickstream, Partitions: partitions, ReplicationFactor: 1},
-		streaming.TopicSpec{Name: payments, Partitions: partitions, ReplicationFactor: 1}); err != nil {
+		streaming.TopicSpec{Name: payments, Partitions: partitions, ReplicationFactor: 1},
+		streaming.TopicSpec{Name: market, Partitions: partitions, ReplicationFactor: 1},
+		streaming.TopicSpec{Name: customers, Partitions: partitions, ReplicationFactor: 1}); err != nil {
 		t.Fatal(err)
 	}
 	return h

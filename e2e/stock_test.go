@@ -28,6 +28,11 @@ import (
 
 // waitForTopicEnd waits until the stored offsets of topic equal its end offsets.
 func (h *harness) waitForTopicEnd(ctx context.Context, topic string) {
+	h.waitForTopicEndN(ctx, topic, partitions)
+}
+
+// waitForTopicEndN is waitForTopicEnd for a topic of n partitions.
+func (h *harness) waitForTopicEndN(ctx context.Context, topic string, partitions int) {
 	end, err := streaming.EndOffsets(ctx, h.brokers, topic, partitions)
 	if err != nil {
 		h.t.Fatal(err)

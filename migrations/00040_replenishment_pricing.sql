@@ -41,16 +41,8 @@ CREATE INDEX purchase_orders_open ON purchase_orders (status)
 CREATE INDEX inventory_movements_receipts ON inventory_movements (product_id, warehouse_id, event_time)
     WHERE reason = 'receipt';
 
--- Competitors' prices from the market topic (competitor_price events). The
--- hot path writes them; created here only if no earlier migration did.
-CREATE TABLE IF NOT EXISTS competitor_prices (
-    product_id  text        NOT NULL,
-    competitor  text        NOT NULL,
-    price_minor bigint      NOT NULL,
-    currency    text        NOT NULL,
-    event_time  timestamptz NOT NULL
-);
-CREATE INDEX IF NOT EXISTS competitor_prices_product_time ON competitor_prices (product_id, event_time);
+-- Competitors' prices (competitor_prices) come from the market topic:
+-- migration 00080 creates them with the hot path that writes them.
 
 -- Price recommendations of the PricingRecommendations workflow. Never
 -- applied by ShopPulse: a person approves or rejects each.
@@ -86,4 +78,3 @@ CREATE INDEX pricing_recommendations_proposed ON pricing_recommendations (produc
 DROP TABLE pricing_recommendations;
 DROP INDEX inventory_movements_receipts;
 DROP TABLE purchase_orders;
--- competitor_prices is left: the hot path may own it.

@@ -146,19 +146,17 @@ func applyClickstream(ctx context.Context, tx pgx.Tx, b ClickstreamBatch, wm tim
 
 // rebuildSessions replaces the sessions of the session ids (sorted) with
 // those computed from their stored events, returning the start times of the
-// sessions removed and of those written.
+// sessions removed and of those added. A session whose key (session id and
+// start) is rebuilt again is updated in place, not deleted and inserted: on
+// the stream most touched sessions only grow at their end, and an update
+// that changes no indexed column is a HOT update that writes no index entry
+// (the table keeps free space on its pages for it). Its start is neither
+// removed nor added, which is the net effect of a delete and an insert.
 func rebuildSessions(ctx context.Context, tx pgx.Tx, ids []string, gap time.Duration) (oldStarts, newStarts []time.Time, err error) {
-	rows, err := tx.Query(ctx, `DELETE FROM click_sessions WHERE session_id = ANY($1::text[]) RETURNING started_at`, ids)
-	if err != nil {
-		return nil, nil, fmt.Errorf("delete sessions: %w", err)
-	}
-	if oldStarts, err = pgx.CollectRows(rows, pgx.RowTo[time.Time]); err != nil {
-		return nil, nil, fmt.Errorf("delete sessions: %w", err)
-	}
 	// An event opens a session when it is its session id's first or comes
 	// more than the gap after the previous one; the running count of
 	// openings numbers the sessions of a session id.
-	rows, err = tx.Query(ctx, `
+	rows, err := tx.Query(ctx, `
 		WITH ev AS (
 		    SELECT e.*, CASE WHEN e.event_time - lag(e.event_time) OVER w <= ($2::bigint * interval '1 microsecond') THEN 0 ELSE 1 END AS opens
 		      FROM clickstream_events e
@@ -168,7 +166,7 @@ func rebuildSessions(ctx context.Context, tx pgx.Tx, ids []string, gap time.Dura
 		    SELECT ev.*, sum(opens) OVER (PARTITION BY session_id ORDER BY event_time, event_id) AS n
 		      FROM ev
 		)
-		INSERT INTO click_sessions (session_key, session_id, customer_id, started_at, ended_at, timeout_at,
+		INSERT INTO click_sessions AS t (session_key, session_id, customer_id, started_at, ended_at, timeout_at,
 		                            events, pages, page_views, product_views, products_viewed, searches,
 		                            cart_adds, cart_removes, checkout, device, entry_page, referrer)
 		SELECT session_id || '@' || to_char(min(event_time) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
@@ -189,12 +187,40 @@ func rebuildSessions(ctx context.Context, tx pgx.Tx, ids []string, gap time.Dura
 		       (array_agg(referrer ORDER BY event_time, event_id))[1]
 		  FROM numbered
 		 GROUP BY session_id, n
-		RETURNING started_at`, ids, gap.Microseconds())
+		ON CONFLICT (session_key) DO UPDATE SET
+		       customer_id = excluded.customer_id, ended_at = excluded.ended_at, timeout_at = excluded.timeout_at,
+		       events = excluded.events, pages = excluded.pages, page_views = excluded.page_views,
+		       product_views = excluded.product_views, products_viewed = excluded.products_viewed,
+		       searches = excluded.searches, cart_adds = excluded.cart_adds, cart_removes = excluded.cart_removes,
+		       checkout = excluded.checkout, device = excluded.device, entry_page = excluded.entry_page,
+		       referrer = excluded.referrer, updated_at = now()
+		RETURNING session_key, started_at, (xmax = 0) AS added`, ids, gap.Microseconds())
 	if err != nil {
 		return nil, nil, fmt.Errorf("rebuild sessions: %w", err)
 	}
-	if newStarts, err = pgx.CollectRows(rows, pgx.RowTo[time.Time]); err != nil {
+	var keys []string
+	var key string
+	var started time.Time
+	var added bool
+	if _, err := pgx.ForEachRow(rows, []any{&key, &started, &added}, func() error {
+		keys = append(keys, key)
+		if added {
+			newStarts = append(newStarts, started)
+		}
+		return nil
+	}); err != nil {
 		return nil, nil, fmt.Errorf("rebuild sessions: %w", err)
+	}
+	// Sessions the rebuild no longer has (a late event merged two, or moved
+	// a start) go.
+	rows, err = tx.Query(ctx, `
+		DELETE FROM click_sessions WHERE session_id = ANY($1::text[]) AND session_key <> ALL($2::text[])
+		RETURNING started_at`, ids, keys)
+	if err != nil {
+		return nil, nil, fmt.Errorf("delete sessions: %w", err)
+	}
+	if oldStarts, err = pgx.CollectRows(rows, pgx.RowTo[time.Time]); err != nil {
+		return nil, nil, fmt.Errorf("delete sessions: %w", err)
 	}
 	return oldStarts, newStarts, nil
 }

@@ -26,6 +26,9 @@ type Config struct {
 	// Schema, when set, is created if missing and put first on the search
 	// path of every connection. Tests use it for a fresh schema each.
 	Schema string
+	// Tracer, when set, sees every query and COPY of the pool (the bench
+	// uses it to say where a batch's time goes).
+	Tracer pgx.QueryTracer
 }
 
 // DB is the pool and what the store remembers between calls.
@@ -53,6 +56,9 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	}
 	pc.ConnConfig.RuntimeParams["timezone"] = "UTC"
 	pc.ConnConfig.RuntimeParams["application_name"] = "shoppulse"
+	if cfg.Tracer != nil {
+		pc.ConnConfig.Tracer = cfg.Tracer
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, pc)
 	if err != nil {
 		return nil, fmt.Errorf("connect to postgres: %w", err)

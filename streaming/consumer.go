@@ -130,6 +130,9 @@ type Commit struct {
 	// Batch is what was committed when the topic carries orders (nil for
 	// other topic kinds); the callee must not keep or change it.
 	Batch *store.OrderBatch
+	// Events is the committed batch of any topic kind, for its EventTimes;
+	// the callee must not keep it.
+	Events Batch
 	// Result is what the commit changed.
 	Result store.BatchResult
 }
@@ -206,7 +209,13 @@ func (c *Consumer) runPartition(ctx context.Context, partition int) error {
 					if ctx.Err() != nil {
 						return nil
 					}
-					return fmt.Errorf("read lag of %s/%d: %w", c.cfg.Topic, partition, err)
+					// The lag only marks the partition caught up and feeds
+					// a gauge: a broker moving leaders (not leader for
+					// partition) must not stop the partition. Try again at
+					// the next idle check.
+					log.Warn("read lag failed; will try again", "err", err)
+					lag = -1
+					continue
 				}
 			}
 			c.metrics.lag.WithLabelValues(c.cfg.Topic, strconv.Itoa(partition)).Set(float64(lag))
@@ -255,7 +264,7 @@ func (c *Consumer) runPartition(ctx context.Context, partition int) error {
 		c.progress[partition] = pr
 		c.mu.Unlock()
 		if c.onCommit != nil {
-			cm := Commit{Progress: pr, At: committed, Result: res}
+			cm := Commit{Progress: pr, At: committed, Result: res, Events: batch}
 			if ob, ok := batch.(*orderBatch); ok {
 				cm.Batch = &ob.b
 			}

@@ -243,3 +243,89 @@ func (pb *paymentsBatch) EventTimes(f func(time.Time)) {
 		f(c.Chargeback.EventTime)
 	}
 }
+
+// MarketSink commits market events (the shop's price changes and
+// competitors' prices) with store.CommitMarketBatch.
+type MarketSink struct {
+	DB *store.DB
+}
+
+// NewBatch implements Sink.
+func (s MarketSink) NewBatch(n int) Batch {
+	return &marketBatch{db: s.DB}
+}
+
+type marketBatch struct {
+	db *store.DB
+	b  store.MarketBatch
+}
+
+func (mb *marketBatch) Add(ev events.Event, offset int64) bool {
+	switch e := ev.(type) {
+	case *events.PriceChanged:
+		mb.b.PriceChanges = append(mb.b.PriceChanges, store.PositionedPriceChange{Change: *e, Offset: offset})
+	case *events.CompetitorPrice:
+		mb.b.CompetitorPrices = append(mb.b.CompetitorPrices, store.PositionedCompetitorPrice{Price: *e, Offset: offset})
+	default:
+		return false
+	}
+	return true
+}
+
+func (mb *marketBatch) Commit(ctx context.Context, m store.BatchMeta) (store.BatchResult, error) {
+	mb.b.BatchMeta = m
+	return mb.db.CommitMarketBatch(ctx, mb.b)
+}
+
+func (mb *marketBatch) EventTimes(f func(time.Time)) {
+	for _, p := range mb.b.PriceChanges {
+		f(p.Change.EventTime)
+	}
+	for _, p := range mb.b.CompetitorPrices {
+		f(p.Price.EventTime)
+	}
+}
+
+// CustomersSink commits account events (registrations, updates, erasure
+// requests) with store.CommitCustomerBatch.
+type CustomersSink struct {
+	DB *store.DB
+}
+
+// NewBatch implements Sink.
+func (s CustomersSink) NewBatch(n int) Batch {
+	return &customersBatch{db: s.DB, b: store.CustomerBatch{Events: make([]store.CustomerEvent, 0, n)}}
+}
+
+type customersBatch struct {
+	db *store.DB
+	b  store.CustomerBatch
+}
+
+func (cb *customersBatch) Add(ev events.Event, offset int64) bool {
+	ce := store.CustomerEvent{Offset: offset}
+	switch e := ev.(type) {
+	case *events.CustomerRegistered:
+		ce.Registered = e
+	case *events.CustomerUpdated:
+		ce.Updated = e
+	case *events.ErasureRequested:
+		ce.Erasure = e
+	default:
+		return false
+	}
+	cb.b.Events = append(cb.b.Events, ce)
+	return true
+}
+
+func (cb *customersBatch) Commit(ctx context.Context, m store.BatchMeta) (store.BatchResult, error) {
+	cb.b.BatchMeta = m
+	return cb.db.CommitCustomerBatch(ctx, cb.b)
+}
+
+func (cb *customersBatch) EventTimes(f func(time.Time)) {
+	for _, e := range cb.b.Events {
+		h, _ := e.Head()
+		f(h.EventTime)
+	}
+}

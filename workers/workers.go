@@ -126,15 +126,22 @@ func Run(ctx context.Context, c client.Client, taskQueue string, d Deps) error {
 }
 
 // StartSupervisor starts the stream supervisor, or finds it running. It is
-// safe to call from every worker at start.
+// safe to call from every worker at start. A running supervisor is told
+// in.Consumers (workflows.SignalSetConsumers): a worker started with a new
+// stream.consumers re-assigns the partitions through the fence, and the
+// same number changes nothing.
 func StartSupervisor(ctx context.Context, c client.Client, taskQueue string, in workflows.SupervisorInput) (client.WorkflowRun, error) {
+	id := workflows.SupervisorWorkflowID(in.Topic)
 	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID:                       workflows.SupervisorWorkflowID(in.Topic),
+		ID:                       id,
 		TaskQueue:                taskQueue,
 		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 	}, workflows.NameStreamSupervisor, in)
 	if err != nil {
 		return nil, fmt.Errorf("start stream supervisor: %w", err)
+	}
+	if err := c.SignalWorkflow(ctx, id, "", workflows.SignalSetConsumers, in.Consumers); err != nil {
+		return nil, fmt.Errorf("tell stream supervisor %s its consumer count: %w", id, err)
 	}
 	return run, nil
 }

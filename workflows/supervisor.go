@@ -22,6 +22,15 @@ const (
 	NamePartitionMaintenance = "PartitionMaintenance"
 )
 
+// SignalSetConsumers changes a running supervisor's number of consumer
+// activities; its value is the new number (an int of at least 1). The
+// supervisor cancels its consumers, waits for them to stop, and continues as
+// new with the partitions spread over the new number: each partition's next
+// owner starts from the offsets its last owner committed, and the offset
+// fence stops any old owner that has not noticed (DESIGN.md invariants 1
+// and 2). The same number again changes nothing.
+const SignalSetConsumers = "set-consumers"
+
 // SupervisorWorkflowID is the id of a topic's supervisor: one per topic and
 // namespace, so starting it twice finds the running one.
 func SupervisorWorkflowID(topic string) string { return "shoppulse-stream-" + topic }
@@ -83,6 +92,26 @@ func StreamSupervisor(ctx workflow.Context, in SupervisorInput) error {
 	// starts with no overlap.
 	consumeCtx, cancelAll := workflow.WithCancel(ctx)
 	draining := false
+	// A new number of consumers drains this run; the next one spreads the
+	// partitions over it.
+	setConsumers := workflow.GetSignalChannel(ctx, SignalSetConsumers)
+	workflow.Go(consumeCtx, func(gctx workflow.Context) {
+		for {
+			var n int
+			if !setConsumers.Receive(gctx, &n) {
+				return
+			}
+			if n < 1 || n == in.Consumers {
+				log.Info("consumer count unchanged", "asked", n, "consumers", in.Consumers)
+				continue
+			}
+			log.Info("re-assigning partitions", "from", in.Consumers, "to", n)
+			in.Consumers = n
+			draining = true
+			cancelAll()
+			return
+		}
+	})
 	wg := workflow.NewWaitGroup(ctx)
 	for i, set := range sets {
 		wg.Add(1)
@@ -122,6 +151,16 @@ func StreamSupervisor(ctx workflow.Context, in SupervisorInput) error {
 	wg.Wait(ctx)
 	if err := ctx.Err(); err != nil {
 		return err
+	}
+	// A count asked for while draining is not lost: the last one wins.
+	for {
+		var n int
+		if !setConsumers.ReceiveAsync(&n) {
+			break
+		}
+		if n >= 1 {
+			in.Consumers = n
+		}
 	}
 	return workflow.NewContinueAsNewError(ctx, NameStreamSupervisor, in)
 }

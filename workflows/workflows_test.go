@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/mock"
 	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
 
@@ -232,5 +234,59 @@ func TestStreamSupervisor_ContinuesAsNewBeforeItsHistoryGrowsLarge(t *testing.T)
 	}
 	if can.WorkflowType.Name != NameStreamSupervisor {
 		t.Fatalf("continued as %s", can.WorkflowType.Name)
+	}
+}
+
+func TestStreamSupervisor_NewConsumerCountDrainsAndContinuesAsNewWithIt(t *testing.T) {
+	env := newEnv(t)
+	env.OnActivity(activities.NameEnsureStream, mock.Anything, mock.Anything).Return(activities.EnsureStreamResult{Partitions: 4}, nil)
+	var mu sync.Mutex
+	var started []string
+	cancelled := 0
+	// Each consumer runs for an hour of the test clock unless cancelled.
+	env.OnActivity(activities.NameConsumePartitions, mock.Anything, mock.Anything).After(time.Hour).Return(
+		activities.ConsumeResult{}, nil)
+	env.SetOnActivityStartedListener(func(info *activity.Info, _ context.Context, args converter.EncodedValues) {
+		if info.ActivityType.Name != activities.NameConsumePartitions {
+			return
+		}
+		var in activities.ConsumeInput
+		if err := args.Get(&in); err != nil {
+			t.Error(err)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		started = append(started, fmt.Sprint(in.Partitions))
+	})
+	env.SetOnActivityCanceledListener(func(*activity.Info) {
+		mu.Lock()
+		defer mu.Unlock()
+		cancelled++
+	})
+	in := SupervisorInput{Topic: "orders", Partitions: 4, Consumers: 2, MaxRun: time.Hour, HeartbeatTimeout: 20 * time.Second}
+	// The same count changes nothing; a new one re-assigns.
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(SignalSetConsumers, 2) }, 10*time.Minute)
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(SignalSetConsumers, 4) }, 20*time.Minute)
+	env.ExecuteWorkflow(NameStreamSupervisor, in)
+
+	var can *workflow.ContinueAsNewError
+	if err := env.GetWorkflowError(); !errors.As(err, &can) {
+		t.Fatalf("want continue-as-new with the new count, got %v", err)
+	}
+	var next SupervisorInput
+	if err := converter.GetDefaultDataConverter().FromPayloads(can.Input, &next); err != nil {
+		t.Fatal(err)
+	}
+	if want := in; next != (SupervisorInput{Topic: want.Topic, Partitions: 4, Consumers: 4, MaxRun: want.MaxRun, HeartbeatTimeout: want.HeartbeatTimeout}) {
+		t.Fatalf("continued with %+v, want 4 consumers", next)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	slices.Sort(started)
+	if fmt.Sprint(started) != "[[0 2] [1 3]]" || cancelled != 2 {
+		t.Fatalf("the old run started %v and saw %d cancelled, want sets [0 2] and [1 3] each started once and cancelled before the new run", started, cancelled)
+	}
+	if got := SplitPartitions(next.Partitions, next.Consumers); fmt.Sprint(got) != "[[0] [1] [2] [3]]" {
+		t.Fatalf("the next run's sets: %v", got)
 	}
 }

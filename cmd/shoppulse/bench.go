@@ -19,13 +19,16 @@ func newBenchCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Measure the hot path end to end on the real broker and database",
-		Long: `Produces simulated orders to a fresh topic, consumes them into a fresh schema
-exactly once, and reports throughput, latency (production to commit), CPU per
-million events, peak RSS, whether the committed totals equal the produced
-ones, and a floor measured in the same run: the same topic read with kafka-go
-and discarded. --rate 0 measures maximum throughput; --rate N runs open loop
-at N events/s, so slow commits show as latency. With --json the last line of
-output is one JSON object.`,
+		Long: `Produces the shop simulator's traffic (every topic of the catalogue; with
+--mix orders, simulated orders alone) to fresh topics, each event stamped with
+its production time, consumes each topic with its sink (all analytics on) into
+a fresh schema exactly once, and reports throughput, latency (production to
+commit), CPU per million events, peak RSS, whether the committed totals equal
+the produced ones (per fact table, and the orders' revenue), and a floor
+measured in the same run: the same topics read with kafka-go and discarded.
+--rate 0 measures maximum throughput; --rate N runs open loop at N events/s,
+so slow commits show as latency. With --json the last line of output is one
+JSON object.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg.Brokers = a.cfg.Kafka.Brokers
 			cfg.DatabaseURL = a.cfg.Database.URL
@@ -65,6 +68,7 @@ output is one JSON object.`,
 	}
 	f := cmd.Flags()
 	f.IntVar(&cfg.Events, "events", 200000, "events to produce")
+	f.StringVar(&cfg.Mix, "mix", bench.MixShop, "traffic: shop (the simulator's mix on every topic) or orders (orders alone)")
 	f.Float64Var(&cfg.Rate, "rate", 0, "open-loop rate in events/s (0: maximum throughput)")
 	f.IntVar(&cfg.Partitions, "partitions", 6, "partitions of the bench topic")
 	f.IntVar(&cfg.Consumers, "consumers", 2, "consumers the partitions are spread over")
@@ -73,6 +77,7 @@ output is one JSON object.`,
 	f.Int64Var(&cfg.Seed, "seed", 1, "simulator seed")
 	f.BoolVar(&asJSON, "json", false, "print one JSON object as the last line")
 	f.BoolVar(&keep, "keep", false, "keep the bench topic and schema")
+	f.BoolVar(&cfg.SQLProfile, "sql-profile", false, "print the time spent in each SQL statement")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile (pprof) of the run to this file")
 	return cmd
 }

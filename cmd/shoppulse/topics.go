@@ -11,8 +11,9 @@ import (
 
 // topicRenames maps catalogue topics to the names the config gives them:
 // the topics the worker consumes, orders (kafka.orders_topic), inventory
-// (kafka.inventory_topic), clickstream (kafka.clickstream_topic) and payments
-// (kafka.payments_topic).
+// (kafka.inventory_topic), clickstream (kafka.clickstream_topic), payments
+// (kafka.payments_topic), market (kafka.market_topic) and customers
+// (kafka.customers_topic).
 func (a *app) topicRenames() map[string]string {
 	renames := map[string]string{}
 	if t := a.cfg.Kafka.OrdersTopic; t != "" && t != events.TopicOrders {
@@ -26,6 +27,12 @@ func (a *app) topicRenames() map[string]string {
 	}
 	if t := a.cfg.Kafka.PaymentsTopic; t != "" && t != events.TopicPayments {
 		renames[events.TopicPayments] = t
+	}
+	if t := a.cfg.Kafka.MarketTopic; t != "" && t != events.TopicMarket {
+		renames[events.TopicMarket] = t
+	}
+	if t := a.cfg.Kafka.CustomersTopic; t != "" && t != events.TopicCustomers {
+		renames[events.TopicCustomers] = t
 	}
 	return renames
 }

@@ -75,6 +75,8 @@ func (a *app) runWorker(ctx context.Context, startSupervisor bool) error {
 			InventoryTopic:      cfg.Kafka.InventoryTopic,
 			ClickstreamTopic:    cfg.Kafka.ClickstreamTopic,
 			PaymentsTopic:       cfg.Kafka.PaymentsTopic,
+			MarketTopic:         cfg.Kafka.MarketTopic,
+			CustomersTopic:      cfg.Kafka.CustomersTopic,
 			SessionGap:          cfg.Stream.SessionGap,
 			DefaultReorderPoint: cfg.Stream.DefaultReorderPoint,
 			FraudAlertThreshold: cfg.Stream.FraudAlertThreshold,
@@ -110,7 +112,7 @@ func (a *app) runWorker(ctx context.Context, startSupervisor bool) error {
 	}
 	g.Go(func() error { return workers.Run(ctx, tc, cfg.Temporal.TaskQueue, deps) })
 	if startSupervisor {
-		for _, topic := range []string{cfg.Kafka.OrdersTopic, cfg.Kafka.InventoryTopic, cfg.Kafka.ClickstreamTopic, cfg.Kafka.PaymentsTopic} {
+		for _, topic := range []string{cfg.Kafka.OrdersTopic, cfg.Kafka.InventoryTopic, cfg.Kafka.ClickstreamTopic, cfg.Kafka.PaymentsTopic, cfg.Kafka.MarketTopic, cfg.Kafka.CustomersTopic} {
 			run, err := workers.StartSupervisor(ctx, tc, cfg.Temporal.TaskQueue, a.supervisorInput(topic))
 			if err != nil {
 				return err
@@ -122,7 +124,7 @@ func (a *app) runWorker(ctx context.Context, startSupervisor bool) error {
 }
 
 // supervisorInput is the supervisor of one topic; the consumer activity picks
-// the topic's sink (orders, inventory, clickstream or payments) by its name.
+// the topic's sink (orders, inventory, clickstream, payments, market or customers) by its name.
 func (a *app) supervisorInput(topic string) workflows.SupervisorInput {
 	return workflows.SupervisorInput{
 		Topic:            topic,
