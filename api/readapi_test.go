@@ -87,7 +87,7 @@ func (a *readAPI) do(t testing.TB, method, path, key string, body any) answer {
 	if key != "" {
 		req.Header.Set("Authorization", "Bearer "+key)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := noRedirects.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, path, err)
 	}
@@ -100,6 +100,10 @@ func (a *readAPI) do(t testing.TB, method, path, key string, body any) answer {
 	a.doc.check(t, a.Server, req, ans)
 	return ans
 }
+
+// noRedirects answers a redirect itself, so that it is checked against the
+// route that gave it.
+var noRedirects = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 
 // get is a GET with the read key that must answer 200, decoded into T.
 func get[T any](t testing.TB, a *readAPI, path string) T {
