@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -300,42 +299,24 @@ type FraudModelRow struct {
 // ActiveFraudModel returns the active fraud model, or ErrNotFound when none
 // is active.
 func (db *DB) ActiveFraudModel(ctx context.Context) (FraudModelRow, error) {
-	var m FraudModelRow
-	err := db.Pool.QueryRow(ctx, `
-		SELECT version, kind, params, active, metrics, created_at FROM fraud_models WHERE active`).
-		Scan(&m.Version, &m.Kind, &m.Params, &m.Active, &m.Metrics, &m.CreatedAt)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return FraudModelRow{}, fmt.Errorf("active fraud model: %w", ErrNotFound)
-	}
+	m, err := db.ActiveModel(ctx, "fraud")
 	if err != nil {
-		return FraudModelRow{}, fmt.Errorf("read active fraud model: %w", err)
+		return FraudModelRow{}, err
 	}
-	return m, nil
+	return FraudModelRow{Version: m.Version, Kind: m.Algorithm, Params: m.Params, Active: true,
+		Metrics: m.Metrics, CreatedAt: m.CreatedAt}, nil
 }
 
-// RegisterFraudModel stores a model version; when m.Active it becomes the
-// only active model, in one transaction. Registering an existing version
-// again changes nothing but its active flag.
+// RegisterFraudModel stores a fraud model version in the registry; when
+// m.Active it becomes the only active fraud model, in one transaction.
+// Registering an existing version again changes nothing but its status.
 func (db *DB) RegisterFraudModel(ctx context.Context, m FraudModelRow) error {
-	metrics := m.Metrics
-	if len(metrics) == 0 {
-		metrics = json.RawMessage("{}")
+	status := ModelCandidate
+	if m.Active {
+		status = ModelActive
 	}
-	return db.inTx(ctx, func(tx pgx.Tx) error {
-		if m.Active {
-			if _, err := tx.Exec(ctx, `UPDATE fraud_models SET active = false WHERE active AND version <> $1`, m.Version); err != nil {
-				return fmt.Errorf("retire active fraud model: %w", err)
-			}
-		}
-		_, err := tx.Exec(ctx, `
-			INSERT INTO fraud_models (version, kind, params, active, metrics) VALUES ($1, $2, $3, $4, $5)
-			ON CONFLICT (version) DO UPDATE SET active = excluded.active`,
-			m.Version, m.Kind, []byte(m.Params), m.Active, []byte(metrics))
-		if err != nil {
-			return fmt.Errorf("register fraud model %s: %w", m.Version, err)
-		}
-		return nil
-	})
+	return db.RegisterModel(ctx, ModelVersion{Model: "fraud", Version: m.Version, Algorithm: m.Kind,
+		Status: status, Params: m.Params, Metrics: m.Metrics, PromotedBy: "RegisterFraudModel"})
 }
 
 // appendFeaturesJSON appends f as a JSON object, as encoding/json would write it,
