@@ -56,7 +56,9 @@ func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
 	var wg sync.WaitGroup
 	for _, pr := range probes {
 		if pr.f == nil {
+			mu.Lock() // the probes started before write the map too
 			out.Checks[pr.name] = Check{Status: "not_configured", Required: pr.required}
+			mu.Unlock()
 			continue
 		}
 		wg.Add(1)
