@@ -118,6 +118,8 @@ type Server struct {
 	routes  []route
 	handler http.Handler
 	openapi []byte
+	// live shares one poll of the data version among the live streams.
+	live *liveHub
 }
 
 // route is one endpoint: the OpenAPI test checks the document against them.
@@ -167,6 +169,7 @@ func New(cfg Config, db *store.DB, log *slog.Logger) (*Server, error) {
 		{method: http.MethodGet, path: "/healthz", h: s.handleHealthz},
 	}
 	s.routes = append(s.routes, s.schemaRoutes()...)
+	s.routes = append(s.routes, s.liveRoutes()...)
 	doc, err := s.buildOpenAPI()
 	if err != nil {
 		return nil, err
@@ -180,6 +183,7 @@ func New(cfg Config, db *store.DB, log *slog.Logger) (*Server, error) {
 		}
 		mux.HandleFunc(rt.method+" "+rt.path, h)
 	}
+	mountDashboard(mux)
 	s.handler = s.withProblems(mux)
 	return s, nil
 }
@@ -187,8 +191,9 @@ func New(cfg Config, db *store.DB, log *slog.Logger) (*Server, error) {
 // Handler is the API's http.Handler.
 func (s *Server) Handler() http.Handler { return s.handler }
 
-// Close flushes and closes the Kafka writer.
+// Close stops the live poller, then flushes and closes the Kafka writer.
 func (s *Server) Close() error {
+	s.live.close()
 	if err := s.writer.Close(); err != nil {
 		return fmt.Errorf("close kafka writer: %w", err)
 	}
