@@ -334,7 +334,18 @@ async function start() {
   refresh();
 }
 
+// keyFromFragment takes a key handed over in the URL fragment
+// (/dashboard/#key=sp_..., as `shoppulse dev` prints; the fragment never
+// reaches a server) and removes it from the address bar and history.
+function keyFromFragment() {
+  const key = new URLSearchParams(location.hash.slice(1)).get('key');
+  if (!key) return;
+  history.replaceState(null, '', location.pathname + location.search);
+  state.key = key.trim();
+}
+
 async function main() {
+  keyFromFragment();
   $('#zone').textContent = state.zone;
   $('#currency').addEventListener('change', e => {
     state.currency = e.target.value;
