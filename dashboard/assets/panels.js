@@ -32,14 +32,16 @@ function kpi(label, value, delta) {
 }
 
 // timeAxisChart draws lines over a time axis; series: {name, points: [[ms, y]], dashed}.
-function timeAxisChart(box, { series, money: cur, zone }) {
+function timeAxisChart(box, { series, money: cur, zone, step = MINUTE }) {
   chart(box, {
     tooltip: { trigger: 'axis' },
     legend: { top: 0 },
     grid: { left: 60, right: 16, top: 30, bottom: 30 },
     xAxis: {
       type: 'time',
+      minInterval: step,
       axisLabel: {
+        hideOverlap: true,
         formatter: v => new Intl.DateTimeFormat(undefined, { timeZone: zone, hour: '2-digit', minute: '2-digit', hour12: false }).format(v),
       },
     },
@@ -112,7 +114,7 @@ export const PANELS = [
   },
   {
     id: 'hourly',
-    title: 'Revenue per hour, today against last week',
+    title: 'Revenue per hour against last week',
     needs: ['GET /v1/revenue'],
     async load(ctx) {
       const q = { granularity: 'hour', tz: ctx.zone, currency: ctx.currency };
@@ -128,7 +130,7 @@ export const PANELS = [
       const box = panel.slot('chart', () => chartBox(`Revenue per hour in ${cur}, today against the same day last week`));
       replace(body, box);
       timeAxisChart(box, {
-        zone: ctx.zone, money: cur,
+        zone: ctx.zone, money: cur, step: 60 * MINUTE,
         series: [
           { name: `Today (${cur})`, type: 'bar', points: d.today.points.map(p => [Date.parse(p.start), major(p.revenue_minor, cur)]) },
           {
@@ -165,7 +167,7 @@ export const PANELS = [
         tooltip: { trigger: 'item' },
         series: [{
           type: 'funnel', name: 'Funnel', sort: 'none', minSize: '8%', gap: 2,
-          label: { show: true, position: 'inside' },
+          label: { show: true, position: 'inside', color: '#fff', textBorderColor: 'rgba(0,0,0,.55)', textBorderWidth: 2 },
           data: steps,
         }],
       });
@@ -173,6 +175,103 @@ export const PANELS = [
   },
   topPanel('top-products', 'Top products today', 'products'),
   topPanel('top-categories', 'Top categories today', 'categories'),
+  {
+    id: 'anomalies',
+    title: 'Anomalies',
+    needs: ['GET /v1/anomalies'],
+    async load(ctx) {
+      const from = new Date(floorMinute(ctx.now) - 3 * 60 * MINUTE).toISOString();
+      const [orders, recent] = await Promise.all([
+        ctx.get('/v1/anomalies', { series: 'orders', anomalous: 'false', from, limit: 500, tz: ctx.zone }),
+        ctx.get('/v1/anomalies', { limit: 10, tz: ctx.zone }),
+      ]);
+      return { orders: orders.items, recent: recent.items };
+    },
+    render(body, d, ctx, panel) {
+      const box = panel.slot('chart', () => chartBox('Orders per minute over the last three hours against the expected value, anomalies marked'));
+      replace(body, box, table({
+        caption: 'Latest anomalous minutes, every series',
+        key: a => `${a.series}@${a.minute}`,
+        empty: 'No anomaly found.',
+        columns: [
+          { label: 'Series', value: a => a.series },
+          { label: 'Minute', value: a => when(a.minute, ctx.zone) },
+          { label: 'Actual', num: true, value: a => a.actual.toFixed(1) },
+          { label: 'Expected', num: true, value: a => (a.expected === null ? '–' : a.expected.toFixed(1)) },
+          { label: 'z', num: true, value: a => (a.z === null ? '–' : a.z.toFixed(1)) },
+          { label: 'Sustained', value: a => (a.sustained ? 'yes' : 'no') },
+        ],
+        rows: d.recent,
+      }));
+      const pts = [...d.orders].sort((a, b) => Date.parse(a.minute) - Date.parse(b.minute));
+      chart(box, {
+        tooltip: { trigger: 'axis' },
+        legend: { top: 0 },
+        grid: { left: 50, right: 16, top: 30, bottom: 30 },
+        xAxis: {
+          type: 'time',
+          axisLabel: { hideOverlap: true, formatter: v => new Intl.DateTimeFormat(undefined, { timeZone: ctx.zone, hour: '2-digit', minute: '2-digit', hour12: false }).format(v) },
+        },
+        yAxis: { type: 'value' },
+        series: [
+          { name: 'Orders/min', type: 'line', showSymbol: false, data: pts.map(a => [Date.parse(a.minute), a.actual]) },
+          { name: 'Expected', type: 'line', showSymbol: false, lineStyle: { type: 'dashed' }, data: pts.filter(a => a.expected !== null).map(a => [Date.parse(a.minute), a.expected]) },
+          { name: 'Anomalous', type: 'scatter', symbolSize: 9, itemStyle: { color: '#b3261e' }, data: pts.filter(a => a.anomalous).map(a => [Date.parse(a.minute), a.actual]) },
+        ],
+      });
+    },
+  },
+  {
+    id: 'stock',
+    title: 'Stock alerts',
+    needs: ['GET /v1/alerts', 'GET /v1/stock/low'],
+    async load(ctx) {
+      const [low, out, products] = await Promise.all([
+        ctx.get('/v1/alerts', { status: 'open', type: 'low_stock', limit: 20 }),
+        ctx.get('/v1/alerts', { status: 'open', type: 'stockout', limit: 20 }),
+        ctx.get('/v1/stock/low', { limit: 20 }),
+      ]);
+      return { alerts: [...out.items, ...low.items], products: products.items };
+    },
+    render(body, d, ctx) {
+      const canAck = ctx.has('POST /v1/alerts/{id}/acknowledge');
+      replace(body,
+        table({
+          caption: 'Open stockout and low-stock alerts',
+          key: a => String(a.id),
+          empty: 'No open stock alert.',
+          columns: [
+            { label: 'Product / warehouse', value: a => a.entity },
+            { label: 'Alert', value: a => badge(a.type === 'stockout' ? 'stockout' : 'low stock', a.severity) },
+            { label: 'Since', value: a => when(a.opened_at, ctx.zone) },
+            {
+              label: 'Status', cls: 'actions',
+              value: a => (canAck && a.status === 'unacknowledged' ? el('button', {
+                type: 'button', text: 'Acknowledge', dataset: { action: 'acknowledge', focus: `ack:${a.id}` },
+                'aria-label': `Acknowledge the alert on ${a.entity}`,
+                onclick: e => {
+                  e.currentTarget.disabled = true;
+                  ctx.act(`Alert on ${a.entity} acknowledged`, 'POST', `/v1/alerts/${a.id}/acknowledge`, {}).catch(() => {});
+                },
+              }) : a.status),
+            },
+          ],
+          rows: d.alerts,
+        }),
+        table({
+          caption: 'Products at or below their reorder point',
+          key: s => `${s.product_id}@${s.warehouse_id}`,
+          empty: 'No product is low on stock.',
+          columns: [
+            { label: 'Product', value: s => s.product_id },
+            { label: 'Warehouse', value: s => s.warehouse_id },
+            { label: 'On hand', num: true, value: s => int(s.on_hand) },
+            { label: 'Reorder point', num: true, value: s => int(s.reorder_point) },
+          ],
+          rows: d.products,
+        }));
+    },
+  },
   {
     id: 'fraud',
     title: 'Fraud queue',
@@ -210,101 +309,6 @@ export const PANELS = [
         ],
         rows: d.items,
       }));
-    },
-  },
-  {
-    id: 'stock',
-    title: 'Stock alerts',
-    needs: ['GET /v1/alerts', 'GET /v1/stock/low'],
-    async load(ctx) {
-      const [low, out, products] = await Promise.all([
-        ctx.get('/v1/alerts', { status: 'open', type: 'low_stock', limit: 20 }),
-        ctx.get('/v1/alerts', { status: 'open', type: 'stockout', limit: 20 }),
-        ctx.get('/v1/stock/low', { limit: 20 }),
-      ]);
-      return { alerts: [...out.items, ...low.items], products: products.items };
-    },
-    render(body, d, ctx) {
-      const canAck = ctx.has('POST /v1/alerts/{id}/acknowledge');
-      replace(body,
-        table({
-          caption: 'Open stockout and low-stock alerts',
-          key: a => String(a.id),
-          empty: 'No open stock alert.',
-          columns: [
-            { label: 'Product / warehouse', value: a => a.entity },
-            { label: 'Alert', value: a => badge(a.type === 'stockout' ? 'stockout' : 'low stock', a.severity) },
-            { label: 'Since', value: a => when(a.opened_at, ctx.zone) },
-            { label: 'Status', value: a => a.status },
-            ...(canAck ? [{
-              label: 'Action', cls: 'actions',
-              value: a => (a.status === 'unacknowledged' ? el('button', {
-                type: 'button', text: 'Acknowledge', dataset: { focus: `ack:${a.id}` },
-                'aria-label': `Acknowledge the alert on ${a.entity}`,
-                onclick: () => ctx.act(`Alert on ${a.entity} acknowledged`, 'POST', `/v1/alerts/${a.id}/acknowledge`, {}).catch(() => {}),
-              }) : ''),
-            }] : []),
-          ],
-          rows: d.alerts,
-        }),
-        table({
-          caption: 'Products at or below their reorder point',
-          key: s => `${s.product_id}@${s.warehouse_id}`,
-          empty: 'No product is low on stock.',
-          columns: [
-            { label: 'Product', value: s => s.product_id },
-            { label: 'Warehouse', value: s => s.warehouse_id },
-            { label: 'On hand', num: true, value: s => int(s.on_hand) },
-            { label: 'Reorder point', num: true, value: s => int(s.reorder_point) },
-          ],
-          rows: d.products,
-        }));
-    },
-  },
-  {
-    id: 'anomalies',
-    title: 'Anomalies',
-    needs: ['GET /v1/anomalies'],
-    async load(ctx) {
-      const from = new Date(floorMinute(ctx.now) - 3 * 60 * MINUTE).toISOString();
-      const [orders, recent] = await Promise.all([
-        ctx.get('/v1/anomalies', { series: 'orders', anomalous: 'false', from, limit: 500, tz: ctx.zone }),
-        ctx.get('/v1/anomalies', { limit: 10, tz: ctx.zone }),
-      ]);
-      return { orders: orders.items, recent: recent.items };
-    },
-    render(body, d, ctx, panel) {
-      const box = panel.slot('chart', () => chartBox('Orders per minute over the last three hours against the expected value, anomalies marked'));
-      replace(body, box, table({
-        caption: 'Latest anomalous minutes, every series',
-        key: a => `${a.series}@${a.minute}`,
-        empty: 'No anomaly found.',
-        columns: [
-          { label: 'Series', value: a => a.series },
-          { label: 'Minute', value: a => when(a.minute, ctx.zone) },
-          { label: 'Actual', num: true, value: a => a.actual.toFixed(1) },
-          { label: 'Expected', num: true, value: a => (a.expected === null ? '–' : a.expected.toFixed(1)) },
-          { label: 'z', num: true, value: a => (a.z === null ? '–' : a.z.toFixed(1)) },
-          { label: 'Sustained', value: a => (a.sustained ? 'yes' : 'no') },
-        ],
-        rows: d.recent,
-      }));
-      const pts = [...d.orders].sort((a, b) => Date.parse(a.minute) - Date.parse(b.minute));
-      chart(box, {
-        tooltip: { trigger: 'axis' },
-        legend: { top: 0 },
-        grid: { left: 50, right: 16, top: 30, bottom: 30 },
-        xAxis: {
-          type: 'time',
-          axisLabel: { formatter: v => new Intl.DateTimeFormat(undefined, { timeZone: ctx.zone, hour: '2-digit', minute: '2-digit', hour12: false }).format(v) },
-        },
-        yAxis: { type: 'value' },
-        series: [
-          { name: 'Orders/min', type: 'line', showSymbol: false, data: pts.map(a => [Date.parse(a.minute), a.actual]) },
-          { name: 'Expected', type: 'line', showSymbol: false, lineStyle: { type: 'dashed' }, data: pts.filter(a => a.expected !== null).map(a => [Date.parse(a.minute), a.expected]) },
-          { name: 'Anomalous', type: 'scatter', symbolSize: 9, itemStyle: { color: '#b3261e' }, data: pts.filter(a => a.anomalous).map(a => [Date.parse(a.minute), a.actual]) },
-        ],
-      });
     },
   },
   // The batch side. These lists appear once the API serves their routes.
