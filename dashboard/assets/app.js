@@ -10,6 +10,10 @@ const MIN_GAP = 2000;
 
 const $ = sel => document.querySelector(sel);
 
+// routeKey is "METHOD /path" with every path parameter written {}: panels
+// need not know what the API names them.
+const routeKey = (method, path) => `${method.toUpperCase()} ${path.replace(/\{[^}]*\}/g, '{}')}`;
+
 const state = {
   key: sessionStorage.getItem(KEY_STORE) || '',
   routes: null, // Set of "METHOD /path" the API serves (from /openapi.json)
@@ -81,7 +85,7 @@ function newContext() {
     zone: state.zone,
     today: ymd(now, state.zone),
     currency: state.currency,
-    has: route => state.routes.has(route),
+    has: route => state.routes.has(routeKey(...route.split(' '))),
     get(path, params) {
       const url = path + query(params);
       if (!memo.has(url)) memo.set(url, api(url));
@@ -187,7 +191,7 @@ function scheduleRefresh(gap = MIN_GAP) {
 
 function buildPanels() {
   const box = $('#panels');
-  const shown = PANELS.filter(def => def.needs.every(r => state.routes.has(r)));
+  const shown = PANELS.filter(def => def.needs.every(r => state.routes.has(routeKey(...r.split(' ')))));
   state.panels = shown.map(def => {
     const title = el('h2', { id: `h-${def.id}`, text: def.title });
     const status = el('p', { class: 'state', text: 'Loading…' });
@@ -369,7 +373,7 @@ async function main() {
     const doc = await res.json();
     state.routes = new Set();
     for (const [path, ops] of Object.entries(doc.paths || {})) {
-      for (const method of Object.keys(ops)) state.routes.add(`${method.toUpperCase()} ${path}`);
+      for (const method of Object.keys(ops)) state.routes.add(routeKey(method, path));
     }
   } catch (err) {
     notice(`Cannot read the API description (/openapi.json): ${err.message}`);

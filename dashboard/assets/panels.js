@@ -4,6 +4,7 @@
 //   needs          the API routes it reads ("GET /v1/..."); a panel is shown
 //                  only when /openapi.json lists every one, so a panel for a
 //                  part of the platform that is not deployed yet stays hidden
+//                  (path parameters match whatever their name: {id} = {po_id})
 //   load(ctx)      fetches what it shows (ctx.get memoizes within a refresh)
 //   render(body, data, ctx, panel)
 //                  draws it; panel.slot(name, make) keeps an element (a chart)
@@ -318,16 +319,22 @@ export const PANELS = [
   }),
   listPanel({
     id: 'replenishment', title: 'Replenishment orders', path: '/v1/replenishment/orders', wide: true,
-    caption: 'Proposed purchase orders awaiting approval',
-    idField: 'id',
+    caption: 'Purchase orders; those awaiting approval wait for a decision (the workflow\'s Update)',
+    idField: 'po_id',
+    cols: ['po_id', 'product_id', 'warehouse_id', 'supplier_id', 'quantity', 'value_minor', 'currency', 'status', 'approval_deadline'],
     actions: [
-      { name: 'approve', label: 'Approve', cls: 'ok', method: 'POST', path: id => `/v1/replenishment/orders/${id}/approve`, when: r => r.status === 'proposed' || r.status === 'pending' },
-      { name: 'reject', label: 'Reject', cls: 'danger', method: 'POST', path: id => `/v1/replenishment/orders/${id}/reject`, when: r => r.status === 'proposed' || r.status === 'pending' },
+      { name: 'approve', label: 'Approve', cls: 'ok', method: 'POST', path: id => `/v1/replenishment/orders/${id}/approve`, when: r => r.status === 'awaiting_approval' },
+      { name: 'reject', label: 'Reject', cls: 'danger', method: 'POST', path: id => `/v1/replenishment/orders/${id}/reject`, when: r => r.status === 'awaiting_approval' },
     ],
   }),
   listPanel({
     id: 'pricing', title: 'Pricing recommendations', path: '/v1/pricing/recommendations',
     caption: 'Recommended prices per product',
+    cols: ['product_id', 'currency', 'current_price_minor', 'recommended_price_minor', 'elasticity', 'status'],
+    actions: [
+      { name: 'approve', label: 'Approve', cls: 'ok', method: 'POST', path: id => `/v1/pricing/recommendations/${id}/approve`, when: r => r.status === 'proposed' },
+      { name: 'reject', label: 'Reject', cls: 'danger', method: 'POST', path: id => `/v1/pricing/recommendations/${id}/reject`, when: r => r.status === 'proposed' },
+    ],
   }),
   listPanel({
     id: 'data-quality', title: 'Data quality', path: '/v1/data-quality',
@@ -359,6 +366,16 @@ function topPanel(id, title, dimension) {
   };
 }
 
+// cell formats one field of a list item: money in minor units with the
+// item's currency, instants in the zone, fractions with two digits.
+function cell(r, f, zone) {
+  const v = r[f];
+  if (typeof v === 'number' && f.endsWith('_minor') && r.currency) return money(v, r.currency);
+  if (typeof v === 'number') return Number.isInteger(v) ? int(v) : v.toFixed(2);
+  if (typeof v === 'string' && /(_at|_deadline|^time)$/.test(f) && !Number.isNaN(Date.parse(v))) return when(v, zone);
+  return v;
+}
+
 // listPanel shows a list route's items as a table: the columns are the
 // items' scalar fields (or cols), and actions become buttons per row.
 function listPanel({ id, title, path, wide, caption, cols, idField = 'id', actions = [] }) {
@@ -370,17 +387,18 @@ function listPanel({ id, title, path, wide, caption, cols, idField = 'id', actio
     load: ctx => ctx.get(path, { limit: 20 }),
     render(body, d, ctx) {
       const items = Array.isArray(d) ? d : d.items || [];
-      const fields = cols || (items[0] ? Object.keys(items[0]).filter(k => items[0][k] === null || typeof items[0][k] !== 'object') : []);
-      const usable = actions.filter(a => ctx.has(`${a.method} ${a.path(`{${idField}}`)}`));
+      const scalar = k => items[0][k] === null || typeof items[0][k] !== 'object';
+      const fields = items[0] ? (cols ? cols.filter(k => k in items[0]) : Object.keys(items[0]).filter(scalar)) : [];
+      const usable = actions.filter(a => ctx.has(`${a.method} ${a.path('{id}')}`));
       replace(body, table({
         caption,
         key: r => String(r[idField]),
         empty: 'Nothing yet.',
         columns: [
           ...fields.map(f => ({
-            label: f.replaceAll('_', ' '),
+            label: f.replace(/_minor$/, '').replaceAll('_', ' '),
             num: typeof items[0][f] === 'number',
-            value: r => (typeof r[f] === 'number' && !Number.isInteger(r[f]) ? r[f].toFixed(2) : r[f]),
+            value: r => cell(r, f, ctx.zone),
           })),
           ...(usable.length ? [{
             label: 'Action', cls: 'actions',
