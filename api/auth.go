@@ -210,8 +210,35 @@ func (s *Server) requireScope(scope string, h http.HandlerFunc) http.HandlerFunc
 				Detail: fmt.Sprintf("API key %s lacks the %q scope", p.KeyID, scope)})
 			return
 		}
-		h(w, r)
+		if wait, ok := s.limits.allow(p.KeyID); !ok {
+			s.rateLimited.Inc()
+			pr := Problem{Type: ProblemRateLimited, Title: "Too many requests", Status: http.StatusTooManyRequests,
+				Detail: fmt.Sprintf("API key %s is over its rate limit of %g requests/s (burst %d)", p.KeyID, s.cfg.RateLimit, s.cfg.RateBurst)}
+			pr.RetryAfterSeconds = int((wait + time.Second - 1) / time.Second)
+			if pr.RetryAfterSeconds < 1 {
+				pr.RetryAfterSeconds = 1
+			}
+			writeProblem(w, r, pr)
+			return
+		}
+		h(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
 	}
+}
+
+type principalKey struct{}
+
+// callerOf is the verified caller of a request that passed requireScope.
+func callerOf(r *http.Request) principal {
+	p, _ := r.Context().Value(principalKey{}).(principal)
+	return p
+}
+
+// forget drops a key from the cache, so its revocation through the API
+// takes effect at once in this process.
+func (c *keyCache) forget(id string) {
+	c.mu.Lock()
+	delete(c.keys, id)
+	c.mu.Unlock()
 }
 
 func (s *Server) unauthorized(w http.ResponseWriter, r *http.Request, detail string) {

@@ -9,7 +9,10 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/segmentio/kafka-go"
+	"go.temporal.io/sdk/client"
 
 	"github.com/shoppulse/shoppulse/events"
 	"github.com/shoppulse/shoppulse/store"
@@ -56,6 +59,31 @@ type Config struct {
 	IdleTimeout       time.Duration
 	// ShutdownTimeout bounds the graceful shutdown of Run.
 	ShutdownTimeout time.Duration
+
+	// DefaultReorderPoint is the hot path's reorder point of a product and
+	// warehouse without a row in reorder_points (GET /v1/stock/low).
+	DefaultReorderPoint int64
+	// RedisURL is the read-through cache of the hot queries
+	// (redis://host:port/db); empty disables the cache.
+	RedisURL string
+	// CacheTTL bounds how long a cache entry lives; entries are also
+	// invalidated by every commit of the topics they read.
+	CacheTTL time.Duration
+	// RateLimit is each API key's sustained requests per second, RateBurst
+	// its burst; beyond them a request is answered 429 with Retry-After.
+	// A negative RateLimit turns the limit off.
+	RateLimit float64
+	RateBurst int
+	// Temporal answers /v1/schedules and /v1/workflows/runs, and is checked
+	// by /readyz. Nil: those routes answer 503. A lazy client
+	// (client.NewLazyClient) lets the API start while Temporal is down.
+	Temporal client.Client
+	// CacheKeyPrefix prefixes every cache key (default shoppulse:api:v1:),
+	// so deployments (or tests) can share a Redis.
+	CacheKeyPrefix string
+	// Metrics registers the API's metrics and is served on /metrics. Nil:
+	// a registry of the server's own.
+	Metrics *prometheus.Registry
 }
 
 // Defaults of Config.
@@ -70,6 +98,9 @@ const (
 	DefaultEventIDRetention    = 7 * 24 * time.Hour
 	DefaultProduceBatchTimeout = time.Millisecond
 	DefaultProduceBatchSize    = 1000
+	DefaultCacheTTL            = 5 * time.Minute
+	DefaultRateLimit           = 100
+	DefaultRateBurst           = 200
 )
 
 func (c Config) withDefaults() Config {
@@ -89,6 +120,16 @@ func (c Config) withDefaults() Config {
 	}
 	if c.ProduceBatchSize == 0 {
 		c.ProduceBatchSize = DefaultProduceBatchSize
+	}
+	if c.RateLimit == 0 {
+		c.RateLimit = DefaultRateLimit
+	}
+	if c.RateBurst == 0 {
+		c.RateBurst = DefaultRateBurst
+	}
+	def(&c.CacheTTL, DefaultCacheTTL)
+	if c.CacheKeyPrefix == "" {
+		c.CacheKeyPrefix = "shoppulse:api:v1:"
 	}
 	def(&c.QueueWait, DefaultQueueWait)
 	def(&c.ProduceTimeout, DefaultProduceTimeout)
@@ -116,8 +157,13 @@ type Server struct {
 	slots   chan struct{}
 	now     func() time.Time
 	routes  []route
+	mux     *http.ServeMux
 	handler http.Handler
 	openapi []byte
+
+	cache       *cache
+	limits      *keyLimits
+	rateLimited prometheus.Counter
 	// live shares one poll of the data version among the live streams.
 	live *liveHub
 }
@@ -162,13 +208,37 @@ func New(cfg Config, db *store.DB, log *slog.Logger) (*Server, error) {
 		slots: make(chan struct{}, cfg.MaxInFlight),
 		now:   time.Now,
 	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = prometheus.NewRegistry()
+		s.cfg.Metrics = cfg.Metrics
+	}
+	c, err := newCache(cfg, cfg.Metrics)
+	if err != nil {
+		return nil, err
+	}
+	s.cache = c
+	s.limits = newKeyLimits(cfg.RateLimit, cfg.RateBurst, func() time.Time { return s.now() })
+	s.rateLimited = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "shoppulse_api_rate_limited_total",
+		Help: "Requests answered 429 because their API key was over its rate limit.",
+	})
+	if err := cfg.Metrics.Register(s.rateLimited); err != nil {
+		return nil, fmt.Errorf("register api metrics: %w", err)
+	}
 	s.keys = &keyCache{db: db, ttl: cfg.KeyCacheTTL, now: func() time.Time { return s.now() }, log: log, keys: map[string]*cachedKey{}}
 	s.routes = []route{
 		{method: http.MethodPost, path: "/v1/events", scope: ScopeIngest, h: s.handleIngest},
 		{method: http.MethodGet, path: "/openapi.json", h: s.handleOpenAPI},
 		{method: http.MethodGet, path: "/healthz", h: s.handleHealthz},
+		{method: http.MethodGet, path: "/readyz", h: s.handleReadyz},
+		{method: http.MethodGet, path: "/metrics", h: promhttp.HandlerFor(cfg.Metrics, promhttp.HandlerOpts{Registry: cfg.Metrics}).ServeHTTP},
 	}
 	s.routes = append(s.routes, s.schemaRoutes()...)
+	s.routes = append(s.routes, s.docsRoutes()...)
+	s.routes = append(s.routes, s.readRoutes()...)
+	s.routes = append(s.routes, s.operateRoutes()...)
+	s.routes = append(s.routes, s.adminRoutes()...)
+	s.routes = append(s.routes, s.workflowRoutes()...)
 	s.routes = append(s.routes, s.liveRoutes()...)
 	doc, err := s.buildOpenAPI()
 	if err != nil {
@@ -176,6 +246,7 @@ func New(cfg Config, db *store.DB, log *slog.Logger) (*Server, error) {
 	}
 	s.openapi = doc
 	mux := http.NewServeMux()
+	s.mux = mux
 	for _, rt := range s.routes {
 		h := rt.h
 		if rt.scope != "" {
@@ -191,13 +262,18 @@ func New(cfg Config, db *store.DB, log *slog.Logger) (*Server, error) {
 // Handler is the API's http.Handler.
 func (s *Server) Handler() http.Handler { return s.handler }
 
-// Close stops the live poller, then flushes and closes the Kafka writer.
+// Close stops the live poller, flushes and closes the Kafka writer and
+// closes the Redis client (the Temporal client belongs to the caller).
 func (s *Server) Close() error {
 	s.live.close()
+	var errs []error
 	if err := s.writer.Close(); err != nil {
-		return fmt.Errorf("close kafka writer: %w", err)
+		errs = append(errs, fmt.Errorf("close kafka writer: %w", err))
 	}
-	return nil
+	if err := s.cache.close(); err != nil {
+		errs = append(errs, fmt.Errorf("close redis client: %w", err))
+	}
+	return errors.Join(errs...)
 }
 
 // Run serves the API on ln until ctx is cancelled, then shuts down

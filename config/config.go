@@ -139,6 +139,17 @@ type API struct {
 	ReadHeaderTimeout time.Duration `mapstructure:"read_header_timeout"`
 	// ShutdownTimeout bounds the graceful shutdown on a signal.
 	ShutdownTimeout time.Duration `mapstructure:"shutdown_timeout"`
+	// RedisURL is the read-through cache of the hot read queries
+	// (redis://host:port/db); empty turns the cache off.
+	RedisURL string `mapstructure:"redis_url"`
+	// CacheTTL bounds a cache entry's life; every commit of the topics a
+	// query reads invalidates it sooner.
+	CacheTTL time.Duration `mapstructure:"cache_ttl"`
+	// RateLimit is each API key's sustained requests per second and
+	// RateBurst its burst (429 with Retry-After beyond); a negative
+	// rate_limit turns the limit off.
+	RateLimit float64 `mapstructure:"rate_limit"`
+	RateBurst int     `mapstructure:"rate_burst"`
 }
 
 // Generate tunes the shop simulator.
@@ -223,6 +234,9 @@ func Default() Config {
 			EventIDRetention:  7 * 24 * time.Hour,
 			ReadHeaderTimeout: 5 * time.Second,
 			ShutdownTimeout:   15 * time.Second,
+			CacheTTL:          5 * time.Minute,
+			RateLimit:         100,
+			RateBurst:         200,
 		},
 		Generate: Generate{Rate: 50, Seed: 1, Customers: 2000, Products: 300},
 		Schedules: []Schedule{{
@@ -374,6 +388,18 @@ func (c Config) Validate() error {
 	}
 	if c.API.RetryAfter > 0 && c.API.RetryAfter < time.Second {
 		bad("api.retry_after", "at least 1s (Retry-After is in whole seconds)", c.API.RetryAfter)
+	}
+	if c.API.CacheTTL <= 0 {
+		bad("api.cache_ttl", "a positive duration", c.API.CacheTTL)
+	}
+	if c.API.RateLimit == 0 {
+		bad("api.rate_limit", "requests per second per key, more than 0 (negative: no limit)", c.API.RateLimit)
+	}
+	if c.API.RateLimit > 0 && c.API.RateBurst < 1 {
+		bad("api.rate_burst", "at least 1", c.API.RateBurst)
+	}
+	if c.API.RedisURL != "" && !strings.HasPrefix(c.API.RedisURL, "redis://") && !strings.HasPrefix(c.API.RedisURL, "rediss://") {
+		bad("api.redis_url", "empty (no cache) or redis://host:port/db", c.API.RedisURL)
 	}
 	if c.API.EventIDRetention < time.Hour {
 		bad("api.event_id_retention", "at least 1h", c.API.EventIDRetention)

@@ -319,7 +319,9 @@ type JourneyStep struct {
 	Session *Session
 	// Order fields are set when Kind is "order".
 	OrderID, SessionID, Currency string
-	TotalMinor                   int64
+	// EventID is the order event's id (the read API pages by it).
+	EventID    string
+	TotalMinor int64
 }
 
 // CustomerJourney returns a customer's sessions (those where the customer

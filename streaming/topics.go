@@ -51,6 +51,7 @@ func EnsureTopics(ctx context.Context, brokers []string, specs ...TopicSpec) (ma
 	}
 	// Metadata and leadership may lag the creation for a moment.
 	out := map[string]int{}
+	deadline := time.Now().Add(time.Minute) // a loaded broker elects leaders slowly
 	for attempt := 0; ; attempt++ {
 		meta, err := cl.Metadata(ctx, &kafka.MetadataRequest{Topics: names})
 		if err == nil {
@@ -63,7 +64,7 @@ func EnsureTopics(ctx context.Context, brokers []string, specs ...TopicSpec) (ma
 				return out, nil
 			}
 		}
-		if attempt == 100 {
+		if time.Now().After(deadline) {
 			return nil, fmt.Errorf("topics %v not visible after creation: %v", names, err)
 		}
 		select {

@@ -7,6 +7,8 @@ import (
 	"net"
 
 	"github.com/spf13/cobra"
+	"go.temporal.io/sdk/client"
+	tlog "go.temporal.io/sdk/log"
 
 	"github.com/shoppulse/shoppulse/api"
 	"github.com/shoppulse/shoppulse/store"
@@ -18,7 +20,9 @@ func newAPICmd(a *app) *cobra.Command {
 		Use:   "api",
 		Short: "Serve the HTTP API (ingest, OpenAPI document) until interrupted",
 		Long: `Serves the HTTP API on api.addr: POST /v1/events (needs an API key with the
-ingest scope: shoppulse apikey create), GET /openapi.json and GET /healthz.
+ingest scope: shoppulse apikey create), the read API under /v1 (scope read;
+actions need operate, key management admin), GET /openapi.json, /docs,
+/healthz, /readyz and /metrics.
 It creates the catalogue's Kafka topics when missing. SIGINT or SIGTERM shut
 it down gracefully within api.shutdown_timeout.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -52,6 +56,11 @@ func (a *app) apiConfig() api.Config {
 		EventIDRetention:    c.EventIDRetention,
 		ReadHeaderTimeout:   c.ReadHeaderTimeout,
 		ShutdownTimeout:     c.ShutdownTimeout,
+		DefaultReorderPoint: a.cfg.Stream.DefaultReorderPoint,
+		RedisURL:            c.RedisURL,
+		CacheTTL:            c.CacheTTL,
+		RateLimit:           c.RateLimit,
+		RateBurst:           c.RateBurst,
 	}
 }
 
@@ -63,7 +72,20 @@ func (a *app) serveAPI(ctx context.Context, db *store.DB, out io.Writer) error {
 	if _, err := streaming.EnsureTopics(ctx, k.Brokers, streaming.CatalogueTopics(k.Partitions, k.ReplicationFactor)...); err != nil {
 		a.log.WarnContext(ctx, "cannot create the catalogue topics now; ingest answers 503 until Kafka is reachable", "err", err)
 	}
-	srv, err := api.New(a.apiConfig(), db, a.log)
+	cfg := a.apiConfig()
+	// Temporal is optional for the API: a lazy client connects on first use,
+	// so the API starts (and answers /v1/schedules with 503) while it is down.
+	tc, err := client.NewLazyClient(client.Options{
+		HostPort:  a.cfg.Temporal.Address,
+		Namespace: a.cfg.Temporal.Namespace,
+		Logger:    tlog.NewStructuredLogger(a.log),
+	})
+	if err != nil {
+		return fmt.Errorf("temporal client for the api (config temporal.address): %w", err)
+	}
+	defer tc.Close()
+	cfg.Temporal = tc
+	srv, err := api.New(cfg, db, a.log)
 	if err != nil {
 		return err
 	}
@@ -76,6 +98,6 @@ func (a *app) serveAPI(ctx context.Context, db *store.DB, out io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("listen on api.addr %s: %w", a.cfg.API.Addr, err)
 	}
-	fmt.Fprintf(out, "API listening on http://%s (OpenAPI: http://%s/openapi.json)\n", ln.Addr(), ln.Addr())
+	fmt.Fprintf(out, "API listening on http://%s (OpenAPI: http://%s/openapi.json, docs: http://%s/docs)\n", ln.Addr(), ln.Addr(), ln.Addr())
 	return srv.Run(ctx, ln)
 }

@@ -61,6 +61,7 @@ func buildRootCmd(app *app) *cobra.Command {
 		newDLQCmd(app),
 		newJourneyCmd(app),
 		newSchemasCmd(),
+		newVerifyCmd(app),
 	)
 	return root
 }

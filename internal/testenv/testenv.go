@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/segmentio/kafka-go"
 
 	"github.com/shoppulse/shoppulse/store"
 	"github.com/shoppulse/shoppulse/streaming"
@@ -120,10 +121,24 @@ func Topic(t testing.TB, brokers []string, partitions int) string {
 	if _, err := streaming.EnsureTopics(ctx, brokers, streaming.TopicSpec{Name: name, Partitions: partitions, ReplicationFactor: 1}); err != nil {
 		t.Fatalf("create topic %s: %v", name, err)
 	}
+	DropTopicsAtEnd(t, brokers, name)
 	// Wait until every partition answers from its leader, so the test's
 	// first produce does not meet "not leader for partition".
 	if _, err := streaming.EndOffsets(ctx, brokers, name, partitions); err != nil {
 		t.Fatalf("topic %s not ready: %v", name, err)
 	}
 	return name
+}
+
+// DropTopicsAtEnd deletes the topics when the test ends (kept when it
+// failed, for a look), so the shared broker does not collect thousands of
+// test topics.
+func DropTopicsAtEnd(t testing.TB, brokers []string, names ...string) {
+	t.Cleanup(func() {
+		if t.Failed() || len(names) == 0 {
+			return
+		}
+		cl := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 30 * time.Second}
+		_, _ = cl.DeleteTopics(context.Background(), &kafka.DeleteTopicsRequest{Topics: names})
+	})
 }
