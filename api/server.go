@@ -164,6 +164,8 @@ type Server struct {
 	cache       *cache
 	limits      *keyLimits
 	rateLimited prometheus.Counter
+	// live shares one poll of the data version among the live streams.
+	live *liveHub
 }
 
 // route is one endpoint: the OpenAPI test checks the document against them.
@@ -237,6 +239,7 @@ func New(cfg Config, db *store.DB, log *slog.Logger) (*Server, error) {
 	s.routes = append(s.routes, s.operateRoutes()...)
 	s.routes = append(s.routes, s.adminRoutes()...)
 	s.routes = append(s.routes, s.workflowRoutes()...)
+	s.routes = append(s.routes, s.liveRoutes()...)
 	doc, err := s.buildOpenAPI()
 	if err != nil {
 		return nil, err
@@ -251,6 +254,7 @@ func New(cfg Config, db *store.DB, log *slog.Logger) (*Server, error) {
 		}
 		mux.HandleFunc(rt.method+" "+rt.path, h)
 	}
+	mountDashboard(mux)
 	s.handler = s.withProblems(mux)
 	return s, nil
 }
@@ -258,9 +262,10 @@ func New(cfg Config, db *store.DB, log *slog.Logger) (*Server, error) {
 // Handler is the API's http.Handler.
 func (s *Server) Handler() http.Handler { return s.handler }
 
-// Close flushes and closes the Kafka writer and closes the Redis client (the
-// Temporal client belongs to the caller).
+// Close stops the live poller, flushes and closes the Kafka writer and
+// closes the Redis client (the Temporal client belongs to the caller).
 func (s *Server) Close() error {
+	s.live.close()
 	var errs []error
 	if err := s.writer.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("close kafka writer: %w", err))

@@ -80,6 +80,11 @@ func (a *app) runDev(ctx context.Context, generate bool, out, progress io.Writer
 		return err
 	}
 
+	dashURL, err := devDashboardKey(ctx, db, a.cfg.API.Addr)
+	if err != nil {
+		return fmt.Errorf("make the dashboard's key: %w", err)
+	}
+
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return a.runWorker(ctx, true) })
 	g.Go(func() error { return a.serveAPI(ctx, db, io.Discard) })
@@ -108,6 +113,8 @@ func (a *app) runDev(ctx context.Context, generate bool, out, progress io.Writer
 	}
 	fmt.Fprintf(out, `
 ShopPulse is running. Where to look:
+  Dashboard        %s
+                   (logs in with a read+operate key made for this run; earlier runs' keys are revoked)
   Temporal UI      %s  (workflow %s, schedule list under Schedules)
   Metrics          http://%s/metrics
   API              http://%s  (OpenAPI: /openapi.json; POST /v1/events needs a key:
@@ -116,7 +123,7 @@ ShopPulse is running. Where to look:
   Revenue/minute   psql '%s' -c 'SELECT minute, currency, orders, revenue_minor/100.0 AS revenue FROM revenue_minute ORDER BY minute DESC LIMIT 10'
 Press Ctrl-C to stop the worker and simulator; 'make down' stops the services.
 
-`, ui, workflows.SupervisorWorkflowID(a.cfg.Kafka.OrdersTopic), a.cfg.Metrics.Addr, a.cfg.API.Addr, strings.Join(a.cfg.Kafka.Brokers, ","), kafkaNote, a.cfg.Database.URL)
+`, dashURL, ui, workflows.SupervisorWorkflowID(a.cfg.Kafka.OrdersTopic), a.cfg.Metrics.Addr, a.cfg.API.Addr, strings.Join(a.cfg.Kafka.Brokers, ","), kafkaNote, a.cfg.Database.URL)
 	err = g.Wait()
 	if ctx.Err() != nil {
 		return nil
