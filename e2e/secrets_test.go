@@ -126,7 +126,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 	do("POST", "/v1/events", key, `[{"id":"x","type":"order_placed","data":{"order_id":1}}]`)
 	do("POST", "/v1/events", key, `not json`)
 	do("POST", "/v1/events", key[:len(key)-2]+"zz", `[]`) // a wrong secret
-	do("POST", "/v1/events", pw, `[]`)                     // a password where a key goes
+	do("POST", "/v1/events", pw, `[]`)                    // a password where a key goes
 	do("GET", "/v1/schemas", key, ``)
 	for _, addr := range []string{metricsAddr, apiAddr} {
 		do("GET", "/metrics", "", "") // the API's own /metrics, if it serves one there

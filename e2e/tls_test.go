@@ -206,5 +206,3 @@ func binary(t *testing.T) string {
 	}
 	return bin
 }
-
-
