@@ -47,7 +47,7 @@ func benchBody(prefix string, seq int64, n int, at time.Time) []byte {
 func BenchmarkIngestAPI(b *testing.B) {
 	for _, linger := range []time.Duration{200 * time.Microsecond, time.Millisecond, 5 * time.Millisecond} {
 		b.Run("linger="+linger.String(), func(b *testing.B) {
-			a := newTestAPI(b, Config{ProduceBatchTimeout: linger}) // default MaxInFlight (64) > 32 clients
+			a := newTestAPI(b, Config{ProduceBatchTimeout: linger, RateLimit: -1}) // default MaxInFlight (64) > 32 clients
 			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256, MaxConnsPerHost: 256}}
 			prefix := testenv.Name("bench")
 			var seq atomic.Int64
