@@ -3,6 +3,7 @@ package workflows
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -100,17 +101,22 @@ func RevenueRollupHourly(ctx workflow.Context, in RollupInput) (RollupResult, er
 		}
 	}
 
+	// revenue_hourly reads the orders topic only: it is complete when that
+	// topic's partitions have passed the hour, whatever the others say.
+	ordersReady := wm.Ready || !slices.ContainsFunc(wm.LaggingPartitions, func(p string) bool {
+		return strings.HasPrefix(p, in.Topic+"/")
+	})
 	rollCtx := workflow.WithActivityOptions(ctx, rollupActivityOptions)
 	info := workflow.GetInfo(ctx)
 	var out activities.RollupHourResult
 	if err := workflow.ExecuteActivity(rollCtx, activities.NameRollupRevenueHour, activities.RollupHourInput{
 		Hour: hour, RunID: info.WorkflowExecution.RunID, Workflow: info.WorkflowType.Name,
-		Topic: in.Topic, Complete: wm.Ready,
+		Topic: in.Topic, Complete: ordersReady,
 	}).Get(ctx, &out); err != nil {
 		return RollupResult{}, fmt.Errorf("roll up %s: %w", hour.Format(time.RFC3339), err)
 	}
 	res := RollupResult{
-		Hour: hour, Complete: wm.Ready, Lagging: wm.Lagging,
+		Hour: hour, Complete: ordersReady, Lagging: wm.Lagging,
 		Rows: out.Rows, Orders: out.Orders, RevenueMinor: out.RevenueMinor,
 	}
 	if v >= 1 {
