@@ -128,6 +128,7 @@ func (a *app) runWorker(ctx context.Context, startSupervisor bool) error {
 func (a *app) supervisorInput(topic string) workflows.SupervisorInput {
 	return workflows.SupervisorInput{
 		Topic:            topic,
+		Partitions:       a.cfg.Kafka.Partitions,
 		Consumers:        a.cfg.Stream.Consumers,
 		MaxRun:           a.cfg.Stream.MaxRun,
 		HeartbeatTimeout: a.cfg.Stream.HeartbeatTimeout,
