@@ -33,6 +33,7 @@ func (s *Server) readRoutes() []route {
 		get("/v1/anomalies", s.handleAnomalies),
 		get("/v1/payments", s.handlePayments),
 		get("/v1/lineage", s.handleLineage),
+		get("/v1/models", s.handleModels),
 	}
 }
 
@@ -807,4 +808,50 @@ func (s *Server) storeError(w http.ResponseWriter, r *http.Request, err error) b
 		s.internal(w, r, err)
 	}
 	return true
+}
+
+// ModelVersion is one version in the model registry.
+type ModelVersion struct {
+	Model      string          `json:"model"`
+	Version    string          `json:"version"`
+	Algorithm  string          `json:"algorithm"`
+	Status     string          `json:"status"`
+	TrainFrom  *string         `json:"train_from"`
+	TrainTo    *string         `json:"train_to"`
+	Params     json.RawMessage `json:"params"`
+	Metrics    json.RawMessage `json:"metrics"`
+	TrainedBy  string          `json:"trained_by"`
+	PromotedBy string          `json:"promoted_by"`
+	PromotedAt *string         `json:"promoted_at"`
+	CreatedAt  string          `json:"created_at"`
+}
+
+var modelRE = regexp.MustCompile(`^[a-z0-9_\-]{1,100}$`)
+
+// handleModels lists the registry: one row per trained version, so it is
+// not paginated.
+func (s *Server) handleModels(w http.ResponseWriter, r *http.Request) {
+	p := newParams(r)
+	model := p.match("model", modelRE, "a model name (fraud, churn, ...)")
+	status := p.enum("status", "", store.ModelCandidate, store.ModelActive, store.ModelRetired)
+	if !p.ok(w) {
+		return
+	}
+	ms, err := s.db.Models(r.Context(), model)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	out := struct {
+		Items []ModelVersion `json:"items"`
+	}{Items: []ModelVersion{}}
+	for _, m := range ms {
+		if status != "" && m.Status != status {
+			continue
+		}
+		out.Items = append(out.Items, ModelVersion{Model: m.Model, Version: m.Version, Algorithm: m.Algorithm, Status: m.Status,
+			TrainFrom: optTime(m.TrainFrom), TrainTo: optTime(m.TrainTo), Params: m.Params, Metrics: m.Metrics,
+			TrainedBy: m.TrainedBy, PromotedBy: m.PromotedBy, PromotedAt: optTime(m.PromotedAt), CreatedAt: m.CreatedAt.UTC().Format(time.RFC3339Nano)})
+	}
+	writeJSON(w, http.StatusOK, out)
 }

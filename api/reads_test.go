@@ -552,3 +552,31 @@ func TestPaymentsAnomaliesAndLineage(t *testing.T) {
 	wantBadParams(t, a.do(t, http.MethodGet, "/v1/lineage", a.Keys[ScopeRead], nil), "run_id")
 	wantBadParams(t, a.do(t, http.MethodGet, "/v1/lineage?table="+url.QueryEscape("Robert'); DROP TABLE"), a.Keys[ScopeRead], nil), "table")
 }
+
+func TestModelRegistry(t *testing.T) {
+	a := newReadAPI(t, Config{})
+	ctx := testenv.Context(t, time.Minute)
+	for _, v := range []string{"fraud-1", "fraud-2"} {
+		if err := a.DB.RegisterModel(ctx, store.ModelVersion{Model: "fraud", Version: v, Algorithm: "logistic",
+			TrainFrom: day, TrainTo: day.Add(24 * time.Hour), Params: json.RawMessage(`{"w":[1,2]}`), Metrics: json.RawMessage(`{"auc":0.91}`), TrainedBy: "run-1"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := a.DB.PromoteModel(ctx, "fraud", "fraud-2", "run-2"); err != nil {
+		t.Fatal(err)
+	}
+	ms := get[struct {
+		Items []ModelVersion `json:"items"`
+	}](t, a, "/v1/models?model=fraud&status=active")
+	if len(ms.Items) != 1 || ms.Items[0].Version != "fraud-2" || ms.Items[0].PromotedBy != "run-2" || ms.Items[0].PromotedAt == nil ||
+		*ms.Items[0].TrainFrom != "2026-11-26T00:00:00Z" || mustJSON(ms.Items[0].Metrics) != `{"auc":0.91}` {
+		t.Errorf("active fraud model: %s", mustJSON(ms))
+	}
+	all := get[struct {
+		Items []ModelVersion `json:"items"`
+	}](t, a, "/v1/models")
+	if len(all.Items) != 2 {
+		t.Errorf("all models: %s", mustJSON(all))
+	}
+	wantBadParams(t, a.do(t, http.MethodGet, "/v1/models?status=best", a.Keys[ScopeRead], nil), "status")
+}
