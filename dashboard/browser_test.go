@@ -323,8 +323,11 @@ func TestDashboardInChromium(t *testing.T) {
 		p.waitPanels("fraud")
 		for _, label := range []string{"fraud", "legitimate"} {
 			order := eval[string](p, "first order in the queue", `document.querySelector('#panel-fraud tbody tr').dataset.key`)
+			// Clicked in one script turn: a live refresh may re-render the
+			// table between a node lookup and a protocol click.
 			p.do("decide "+label,
-				chromedp.Click(chromedp.CSS(fmt.Sprintf(`#panel-fraud tr[data-key=%q] button[data-action=%q]`, order, label))),
+				chromedp.Poll[chromedp.Void](fmt.Sprintf(`(() => { const b = document.querySelector('#panel-fraud tr[data-key=%q] button[data-action=%q]'); if (b) b.click(); return !!b; })()`, order, label),
+					chromedp.WithPollingTimeout(stepTimeout)),
 				chromedp.WaitNotPresent(chromedp.CSS(fmt.Sprintf(`#panel-fraud tr[data-key=%q]`, order))))
 			var got, by string
 			err := db.Pool.QueryRow(ctx, `SELECT label, decided_by FROM fraud_labels WHERE order_id = $1`, order).Scan(&got, &by)
@@ -342,7 +345,8 @@ func TestDashboardInChromium(t *testing.T) {
 		p.login(reader)
 		p.waitPanels("fraud")
 		order := eval[string](p, "first order in the queue", `document.querySelector('#panel-fraud tbody tr').dataset.key`)
-		p.do("click fraud", chromedp.Click(chromedp.CSS(fmt.Sprintf(`#panel-fraud tr[data-key=%q] button[data-action="fraud"]`, order))))
+		p.do("click fraud", chromedp.Poll[chromedp.Void](fmt.Sprintf(`(() => { const b = document.querySelector('#panel-fraud tr[data-key=%q] button[data-action="fraud"]'); if (b) b.click(); return !!b; })()`, order),
+			chromedp.WithPollingTimeout(stepTimeout)))
 		p.waitText("#notice", "refused, the key lacks the operate scope")
 		var n int
 		if err := db.Pool.QueryRow(ctx, `SELECT count(*) FROM fraud_labels WHERE order_id = $1`, order).Scan(&n); err != nil || n != 0 {
