@@ -62,7 +62,7 @@ func sortedKeys[V any](m map[string]V) []string {
 	return out
 }
 
-func near(a, b, tol float64) bool {
+func approxEq(a, b, tol float64) bool {
 	return math.Abs(a-b) <= tol*math.Max(1, math.Abs(b))
 }
 
@@ -82,22 +82,22 @@ func TestHoltWinters_FixedParametersMatchR(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !near(m.SSE, r.FixedSSE[0], 1e-9) {
+			if !approxEq(m.SSE, r.FixedSSE[0], 1e-9) {
 				t.Errorf("SSE: got %.12g, R %.12g", m.SSE, r.FixedSSE[0])
 			}
 			for i, c := range coefficients(m) {
-				if !near(c, r.FixedCoefficients[i], 1e-9) {
+				if !approxEq(c, r.FixedCoefficients[i], 1e-9) {
 					t.Errorf("coefficient %d: got %.12g, R %.12g", i, c, r.FixedCoefficients[i])
 				}
 			}
 			for i, f := range m.Forecast(14) {
-				if !near(f, r.FixedForecast[i], 1e-9) {
+				if !approxEq(f, r.FixedForecast[i], 1e-9) {
 					t.Errorf("forecast %d: got %.12g, R %.12g", i+1, f, r.FixedForecast[i])
 				}
 			}
 			// R's fitted parameters through our recursion give R's loss.
 			mr, _ := HoltWintersWith(r.X, 7, r.Alpha[0], r.Beta[0], r.Gamma[0])
-			if !near(mr.SSE, r.SSE[0], 1e-9) {
+			if !approxEq(mr.SSE, r.SSE[0], 1e-9) {
 				t.Errorf("SSE at R's optimum: got %.12g, R %.12g", mr.SSE, r.SSE[0])
 			}
 		})
@@ -146,12 +146,12 @@ func TestMASE_MatchesRAccuracy(t *testing.T) {
 			n := len(r.X) - 14
 			train, test := r.X[:n], r.X[n:]
 			sn, ok := MASE(train, test, SeasonalNaive(train, 7, 14), 7)
-			if !ok || !near(sn, r.SnaiveMASE[0], 1e-9) {
+			if !ok || !approxEq(sn, r.SnaiveMASE[0], 1e-9) {
 				t.Errorf("seasonal naive MASE: got %.10g (%v), R %.10g", sn, ok, r.SnaiveMASE[0])
 			}
 			// R's holdout forecast scored by our MASE: the metric alone.
 			mr, _ := MASE(train, test, r.HoldoutForecast, 7)
-			if !near(mr, r.HoldoutMASE[0], 1e-9) {
+			if !approxEq(mr, r.HoldoutMASE[0], 1e-9) {
 				t.Errorf("MASE of R's forecast: got %.10g, R %.10g", mr, r.HoldoutMASE[0])
 			}
 			// Our own fit on the training part: the whole pipeline.
@@ -180,7 +180,7 @@ func TestCroston_MatchesR(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if !near(m.Forecast(), c.croston, 1e-12) || !near(m.SBA(), c.sba, 1e-12) {
+				if !approxEq(m.Forecast(), c.croston, 1e-12) || !approxEq(m.SBA(), c.sba, 1e-12) {
 					t.Errorf("alpha %g: croston %.12g sba %.12g, R %.12g %.12g", c.alpha, m.Forecast(), m.SBA(), c.croston, c.sba)
 				}
 			}
@@ -195,7 +195,7 @@ func TestCroston_HandComputed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.Size != 3 || m.Interval != 2.5 || m.Forecast() != 1.2 || !near(m.SBA(), 0.9, 1e-15) {
+	if m.Size != 3 || m.Interval != 2.5 || m.Forecast() != 1.2 || !approxEq(m.SBA(), 0.9, 1e-15) {
 		t.Fatalf("got %+v forecast %g sba %g", m, m.Forecast(), m.SBA())
 	}
 	if _, err := FitCroston([]float64{1, -1}, 0.1); err == nil {
