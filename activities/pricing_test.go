@@ -67,9 +67,9 @@ func seedPricing(t *testing.T, db *store.DB) {
 		t.Fatal(err)
 	}
 	if _, err := db.Pool.Exec(ctx, `
-		INSERT INTO competitor_prices (product_id, competitor, price_minor, currency, event_time) VALUES
-		  ('p-elastic', 'acme', 1200, 'GBP', $1), ('p-elastic', 'acme', 1100, 'GBP', $2),
-		  ('p-elastic', 'cheapo', 950, 'GBP', $2), ('p-elastic', 'stale', 300, 'GBP', $3)`,
+		INSERT INTO competitor_prices (event_id, product_id, competitor, price_minor, currency, event_time, in_stock, topic, partition, kafka_offset) VALUES
+		  ('cp-1', 'p-elastic', 'acme', 1200, 'GBP', $1, true, 'market', 0, 0), ('cp-2', 'p-elastic', 'acme', 1100, 'GBP', $2, true, 'market', 0, 1),
+		  ('cp-3', 'p-elastic', 'cheapo', 950, 'GBP', $2, true, 'market', 0, 2), ('cp-4', 'p-elastic', 'stale', 300, 'GBP', $3, true, 'market', 0, 3)`,
 		pricingAsOf.Add(-48*time.Hour), pricingAsOf.Add(-24*time.Hour), pricingAsOf.AddDate(0, 0, -20)); err != nil {
 		t.Fatal(err)
 	}
