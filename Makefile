@@ -6,6 +6,9 @@
 #   make demo       services + worker + simulator (shoppulse dev)
 #   make test       services, then every test with -race against them
 #   make bench      services, then `shoppulse bench` at maximum throughput and at a fixed rate
+#   make faults     every fault scenario, long, with the oracle (results in bench/results/)
+#   make soak       DURATION=30m RATE=15000: lag and worker RSS over time, then the oracle
+#   make scale      1,000 replenishment workflows to completion (make test runs 100)
 #   make vet lint   static checks
 #   make clean      stop the stack, remove .data/ and bin/ (keeps ~/.cache/shoppulse)
 
@@ -21,7 +24,7 @@ TEST_FLAGS          ?= -race -count=1 -timeout 40m
 STACK_FLAGS         ?=
 STATICCHECK_VERSION ?= v0.8.2
 
-.PHONY: build services status down demo test bench vet lint clean
+.PHONY: build services status down demo test bench faults soak scale vet lint clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/shoppulse
@@ -48,7 +51,35 @@ test: build
 	echo "$$stack_env"; \
 	eval "$$stack_env"; \
 	echo "$(GO) test $(TEST_FLAGS) $(PKGS)"; \
-	SHOPPULSE_REQUIRE_SERVICES=1 $(GO) test $(TEST_FLAGS) $(PKGS)
+	SHOPPULSE_REQUIRE_SERVICES=1 SHOPPULSE_SCALE_WORKFLOWS=$${SHOPPULSE_SCALE_WORKFLOWS:-100} $(GO) test $(TEST_FLAGS) $(PKGS)
+
+# The replenishment scale test at full size: 1,000 ReplenishProduct
+# workflows for 1,000 products, to completion on the dev server.
+scale: build
+	@stack_env="$$($(BIN) stack up --env-prefix SHOPPULSE_TEST_ $(STACK_FLAGS))"; eval "$$stack_env"; \
+	SHOPPULSE_REQUIRE_SERVICES=1 SHOPPULSE_SCALE_WORKFLOWS=1000 \
+		$(GO) test -count=1 -timeout 60m -v -run TestEndToEnd_ThousandReplenishments ./e2e/
+
+# Fault injection (not part of `make test`, which runs a short version of
+# each scenario): worker SIGKILLs, a zombie owner, slow Postgres and full
+# pools, poison bursts, and crashes of Kafka, Postgres and Temporal on a
+# private stack; the oracle checks each. One JSON line per scenario.
+DURATION ?= 30m
+RATE     ?= 15000
+faults: build
+	@mkdir -p bench/results
+	@stack_env="$$($(BIN) stack up --env-prefix SHOPPULSE_TEST_ $(STACK_FLAGS))"; eval "$$stack_env"; \
+	out=bench/results/faults-$$(date -u +%Y%m%dT%H%M%SZ).jsonl; \
+	SHOPPULSE_REQUIRE_SERVICES=1 SHOPPULSE_FAULTS_RESULTS=$$PWD/$$out \
+		$(GO) test -tags faults -count=1 -timeout 90m -v -run TestFaults ./faults/; \
+	echo "results: $$out"; cat $$out
+
+soak: build
+	@mkdir -p bench/results
+	@stack_env="$$($(BIN) stack up --env-prefix SHOPPULSE_TEST_ $(STACK_FLAGS))"; eval "$$stack_env"; \
+	SHOPPULSE_REQUIRE_SERVICES=1 SHOPPULSE_RESULTS_DIR=$$PWD/bench/results \
+	SHOPPULSE_SOAK_DURATION=$(DURATION) SHOPPULSE_SOAK_RATE=$(RATE) \
+		$(GO) test -tags soak -count=1 -timeout 24h -v -run TestSoak ./faults/
 
 vet:
 	$(GO) vet $(PKGS)

@@ -1,0 +1,149 @@
+package faults
+
+import (
+	"math/rand/v2"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/shoppulse/shoppulse/devstack"
+	"github.com/shoppulse/shoppulse/internal/testenv"
+)
+
+func hold() time.Duration { return time.Duration(params.hold) * time.Second }
+
+// TestFaults_WorkerSIGKILL kills the worker at random moments, many times in
+// one run, starting a new one after each kill.
+func TestFaults_WorkerSIGKILL(t *testing.T) {
+	ctx := testenv.Context(t, 15*time.Minute)
+	r := newRig(t, ctx, false)
+	began := time.Now()
+	r.startTraffic(params.rate, 1, 20*time.Minute)
+	w := r.startWorker()
+	r.waitApplied(0, int64(params.warmup), 2*time.Minute)
+	rng := rand.New(rand.NewPCG(7, 7))
+	var worst time.Duration
+	for i := range params.kills {
+		time.Sleep(time.Duration(500+rng.IntN(2500)) * time.Millisecond)
+		at := time.Now()
+		r.kill(w)
+		time.Sleep(time.Duration(rng.IntN(1000)) * time.Millisecond)
+		w = r.startWorker()
+		rec := r.caughtUp(6 * time.Minute)
+		r.fault(at, time.Now())
+		worst = max(worst, rec)
+		t.Logf("kill %d: caught up %s after the restart", i+1, rec.Round(time.Millisecond))
+	}
+	r.finish("worker-sigkill", params.kills, worst, began)
+}
+
+// TestFaults_ZombieOwner freezes a worker (SIGSTOP) past its heartbeat
+// timeout, so Temporal gives its partitions to the other worker, then thaws
+// it: its batches in flight must be fenced off, not applied twice.
+func TestFaults_ZombieOwner(t *testing.T) {
+	ctx := testenv.Context(t, 15*time.Minute)
+	r := newRig(t, ctx, false)
+	began := time.Now()
+	r.startTraffic(params.rate, 2, 20*time.Minute)
+	a := r.startWorker()
+	r.startWorker()
+	r.waitApplied(0, int64(params.warmup), 2*time.Minute)
+	at := time.Now()
+	if err := a.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	// Past the heartbeat timeout the partitions move; the pipeline must go
+	// on without the frozen worker.
+	before := r.applied()
+	r.waitApplied(before, int64(params.rate), time.Duration(params.heartbeat)*time.Second*10)
+	time.Sleep(time.Duration(params.heartbeat) * time.Second)
+	if err := a.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	rec := r.caughtUp(6 * time.Minute)
+	r.fault(at, time.Now())
+	r.finish("zombie-owner", 1, rec, began)
+}
+
+// TestFaults_SlowPostgresAndFullPools holds exclusive locks on the hot
+// tables for seconds while the worker's pool is at its minimum, so every
+// consumer waits on the database at once.
+func TestFaults_SlowPostgresAndFullPools(t *testing.T) {
+	ctx := testenv.Context(t, 15*time.Minute)
+	r := newRig(t, ctx, false)
+	began := time.Now()
+	r.startTraffic(params.rate, 3, 20*time.Minute)
+	r.startWorker("SHOPPULSE_DATABASE_MAX_CONNS=2")
+	r.waitApplied(0, int64(params.warmup), 2*time.Minute)
+	var worst time.Duration
+	for i, table := range []string{"revenue_minute", "traffic_minute", "stock_levels, payments_minute"} {
+		at := time.Now()
+		err := pgx.BeginTxFunc(ctx, r.db.Pool, pgx.TxOptions{}, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, "LOCK TABLE "+table+" IN ACCESS EXCLUSIVE MODE"); err != nil {
+				return err
+			}
+			time.Sleep(hold())
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("hold a lock on %s: %v", table, err)
+		}
+		rec := r.caughtUp(6 * time.Minute)
+		r.fault(at, time.Now())
+		worst = max(worst, rec)
+		t.Logf("lock %d on %s for %s: caught up %s after release", i+1, table, hold(), rec.Round(time.Millisecond))
+	}
+	r.finish("slow-postgres-full-pools", 3, worst, began)
+}
+
+// TestFaults_PoisonBurst mixes every kind of bad message into valid traffic.
+func TestFaults_PoisonBurst(t *testing.T) {
+	ctx := testenv.Context(t, 15*time.Minute)
+	r := newRig(t, ctx, false)
+	began := time.Now()
+	r.startTraffic(params.rate, 4, 20*time.Minute)
+	r.startWorker()
+	r.waitApplied(0, int64(params.warmup), 2*time.Minute)
+	at := time.Now()
+	r.traffic.setPoison(true)
+	time.Sleep(hold())
+	r.traffic.setPoison(false)
+	rec := r.caughtUp(6 * time.Minute)
+	r.fault(at, time.Now())
+	res := r.finish("poison-burst", 1, rec, began)
+	if res.DeadLettered < 5 {
+		t.Errorf("only %d dead letters: the burst did not reach the pipeline", res.DeadLettered)
+	}
+}
+
+// TestFaults_ServiceRestarts crashes the broker, the database (immediate
+// shutdown) and the Temporal dev server (its database file kept) of a
+// private stack, one at a time, while traffic flows, and starts each again.
+func TestFaults_ServiceRestarts(t *testing.T) {
+	ctx := testenv.Context(t, 20*time.Minute)
+	r := newRig(t, ctx, true)
+	began := time.Now()
+	r.startTraffic(params.rate, 5, 20*time.Minute)
+	r.startWorker()
+	r.waitApplied(0, int64(params.warmup), 3*time.Minute)
+	var worst time.Duration
+	for _, svc := range []devstack.Service{devstack.Kafka, devstack.Postgres, devstack.Temporal} {
+		at := time.Now()
+		if err := devstack.Crash(*r.private, svc); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(hold())
+		if _, _, err := devstack.Up(ctx, *r.private, svc); err != nil {
+			t.Fatalf("start %s again: %v", svc, err)
+		}
+		rec := r.caughtUp(5 * time.Minute)
+		r.fault(at, time.Now())
+		worst = max(worst, rec)
+		t.Logf("%s crashed for %s: caught up %s after it was back", svc, hold(), rec.Round(time.Millisecond))
+		before := r.applied()
+		r.waitApplied(before, 1, 2*time.Minute) // and still consuming
+	}
+	r.finish("service-restarts", 3, worst, began)
+}
