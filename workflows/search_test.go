@@ -18,8 +18,9 @@ func TestRevenueRollupHourly_SetsItsPeriodSearchAttribute(t *testing.T) {
 	env.OnUpsertTypedSearchAttributes(mock.Anything).Run(func(args mock.Arguments) {
 		got = args.Get(0).(temporal.SearchAttributes)
 	}).Return(nil).Once()
-	env.OnActivity(activities.NameCheckWatermark, mock.Anything, mock.Anything).Return(activities.WatermarkResult{Ready: true}, nil)
+	env.OnActivity(activities.NameCheckWatermarks, mock.Anything, mock.Anything).Return(activities.WatermarkResult{Ready: true}, nil)
 	env.OnActivity(activities.NameRollupRevenueHour, mock.Anything, mock.Anything).Return(activities.RollupHourResult{Hour: hour}, nil)
+	env.OnActivity(activities.NameRollupPeriod, mock.Anything, mock.Anything).Return(activities.RollupPeriodResult{}, nil)
 	env.ExecuteWorkflow(NameRevenueRollupHourly, RollupInput{Hour: hour.Add(20 * time.Minute), Topic: "t"})
 	if err := env.GetWorkflowError(); err != nil {
 		t.Fatal(err)
