@@ -71,7 +71,9 @@ func TestConsumers_ReassignedToOtherCountsThroughTheFence(t *testing.T) {
 	p := ingest.NewProducer(ingest.ProducerConfig{Brokers: brokers, Topic: topic})
 	defer p.Close()
 	sim := ingest.NewSimulator(ingest.SimConfig{Seed: 9, Customers: 200, Products: 50})
-	base := time.Now().UTC().Add(-time.Hour).Truncate(time.Minute)
+	// 4,000 orders a second apart: start two hours back so the last stays
+	// well behind now (an event more than 5 minutes ahead is a dead letter).
+	base := time.Now().UTC().Add(-2 * time.Hour).Truncate(time.Minute)
 	var orders []events.OrderPlaced
 	produce := func(n int) {
 		batch := make([]events.OrderPlaced, n)
