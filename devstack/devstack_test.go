@@ -222,6 +222,7 @@ func TestJavaMajor(t *testing.T) {
 func TestTemporalArgs(t *testing.T) {
 	got := strings.Join(temporalArgs("/c/temporal", 7233, 8233, "/d/temporal.db"), " ")
 	want := "/c/temporal server start-dev --db-filename /d/temporal.db --ip 127.0.0.1 --port 7233 --ui-port 8233 --log-level warn" +
+		" --sqlite-pragma journal_mode=wal --sqlite-pragma synchronous=normal" +
 		" --search-attribute ShopPulseCustomer=Keyword --search-attribute ShopPulsePartition=KeywordList" +
 		" --search-attribute ShopPulsePeriod=Keyword --search-attribute ShopPulseProduct=Keyword --search-attribute ShopPulseTopic=Keyword"
 	if got != want {

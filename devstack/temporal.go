@@ -74,6 +74,11 @@ func temporalArgs(cli string, port, uiPort int, dbFile string) []string {
 		"--port", fmt.Sprint(port),
 		"--ui-port", fmt.Sprint(uiPort),
 		"--log-level", "warn",
+		// Write-ahead logging: readers no longer wait on the writer, which
+		// under a full test suite's load made the server's own queries time
+		// out ("interrupted") and lose its namespace cache.
+		"--sqlite-pragma", "journal_mode=wal",
+		"--sqlite-pragma", "synchronous=normal",
 	}
 	for _, sa := range SearchAttributes {
 		args = append(args, "--search-attribute", sa)
