@@ -45,8 +45,9 @@ func ReplenishWorkflowID(k store.StockKey) string {
 }
 
 // Duration is a time.Duration that reads and writes JSON as a Go duration
-// string ("48h"), or reads a number of nanoseconds, so policies typed at the
-// `temporal` CLI are readable.
+// string ("48h"), or reads a number of nanoseconds, so workflow inputs and
+// policies typed at the `temporal` CLI are readable. workflows.Duration is
+// this type.
 type Duration time.Duration
 
 // MarshalJSON writes the duration as a string such as "48h0m0s".
