@@ -1,6 +1,7 @@
 package streaming_test
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -26,7 +27,11 @@ func roundRobin(n, k int) [][]int {
 
 // runConsumers runs one orders consumer per partition set, as the
 // supervisor's activities would, and returns a function that stops them and
-// returns their errors.
+// returns their errors. Like ConsumePartitions under Temporal's retry policy,
+// a consumer that is fenced starts again from the stored offsets (a fenced
+// consumer stops all its partitions, so without the retry a partition shared
+// by two fenced owners would be left with none). A consumer that was fenced
+// at least once reports store.ErrFenced when stopped.
 func runConsumers(t *testing.T, ctx context.Context, db *store.DB, base streaming.Config, sets [][]int) func() []error {
 	t.Helper()
 	ctx, stop := context.WithCancel(ctx)
@@ -34,13 +39,36 @@ func runConsumers(t *testing.T, ctx context.Context, db *store.DB, base streamin
 	for i, set := range sets {
 		cfg := base
 		cfg.Partitions = set
-		cfg.Owner = fmt.Sprintf("%s#%d", base.Owner, i)
-		c, err := streaming.NewConsumer(cfg, db, nil, logger)
+		start := func(attempt int) (*streaming.Consumer, error) {
+			cfg.Owner = fmt.Sprintf("%s#%d.%d", base.Owner, i, attempt)
+			return streaming.NewConsumer(cfg, db, nil, logger)
+		}
+		c, err := start(1)
 		if err != nil {
 			stop()
 			t.Fatal(err)
 		}
-		go func() { done <- c.Run(ctx) }()
+		go func() {
+			var fenced error
+			for attempt := 2; ; attempt++ {
+				err := c.Run(ctx)
+				if !errors.Is(err, store.ErrFenced) || ctx.Err() != nil {
+					done <- cmp.Or(err, fenced)
+					return
+				}
+				fenced = err
+				select {
+				case <-ctx.Done():
+					done <- fenced
+					return
+				case <-time.After(50 * time.Millisecond):
+				}
+				if c, err = start(attempt); err != nil {
+					done <- err
+					return
+				}
+			}
+		}()
 	}
 	return func() []error {
 		stop()
