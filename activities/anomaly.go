@@ -36,7 +36,7 @@ const DefaultAnomalyBootstrap = 28 * 24 * time.Hour
 
 // AnomalySeriesInput names the topics whose watermarks complete the series.
 type AnomalySeriesInput struct {
-	OrdersTopic, ClickstreamTopic string
+	OrdersTopic, ClickstreamTopic, PaymentsTopic string
 }
 
 // AnomalySeriesResult lists the series to score, sorted.
@@ -46,7 +46,7 @@ type AnomalySeriesResult struct {
 
 // ListAnomalySeries lists the series to score.
 func (a *Anomalies) ListAnomalySeries(ctx context.Context, in AnomalySeriesInput) (AnomalySeriesResult, error) {
-	s, err := a.DB.AnomalySeries(ctx, in.OrdersTopic, in.ClickstreamTopic)
+	s, err := a.DB.AnomalySeries(ctx, in.OrdersTopic, in.ClickstreamTopic, in.PaymentsTopic)
 	return AnomalySeriesResult{Series: s}, err
 }
 

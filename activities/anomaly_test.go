@@ -36,19 +36,24 @@ func TestScoreAnomalies_WeeksOfSeasonalDataThenATrafficDrop(t *testing.T) {
 		 SELECT m, 'EUR', o, o, o * 2500 FROM (
 		   SELECT m, round(` + shape + ` * (1 + 0.15 * ` + noise + `))::bigint AS o
 		     FROM generate_series($1::timestamptz, $2::timestamptz - interval '1 minute', interval '1 minute') m) s`,
+		// Payments fail at a steady 5% of attempts (the rate series).
+		`INSERT INTO payments_minute (minute, currency, authorized, failed)
+		 SELECT m, 'EUR', 19 * o, o FROM (
+		   SELECT m, round(` + shape + ` * (1 + 0.15 * ` + noise + `))::bigint AS o
+		     FROM generate_series($1::timestamptz, $2::timestamptz - interval '1 minute', interval '1 minute') m) s`,
 		`INSERT INTO traffic_minute (minute, page_views)
 		 SELECT m, round(` + shape + ` * 20 * (1 + 0.1 * ` + noise + `) * CASE WHEN m >= $3 THEN 0.2 ELSE 1 END)::bigint
 		   FROM generate_series($1::timestamptz, $2::timestamptz - interval '1 minute', interval '1 minute') m`,
 	} {
 		args := []any{start, end, drop}
-		if i == 0 {
+		if i < 2 {
 			args = args[:2]
 		}
 		if _, err := db.Pool.Exec(ctx, q, args...); err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}
 	}
-	for _, topic := range []string{"shop.orders.v1", "shop.clickstream.v1"} {
+	for _, topic := range []string{"shop.orders.v1", "shop.clickstream.v1", "shop.payments.v1"} {
 		if _, err := db.Pool.Exec(ctx, `INSERT INTO stream_offsets (topic, partition, next_offset, watermark) VALUES ($1, 0, 1, $2), ($1, 1, 1, $3)`,
 			topic, end.Add(10*time.Second), end.Add(time.Hour)); err != nil {
 			t.Fatal(err)
@@ -58,11 +63,11 @@ func TestScoreAnomalies_WeeksOfSeasonalDataThenATrafficDrop(t *testing.T) {
 	a := &activities.Anomalies{DB: db}
 	runAll := func(runID string) int64 {
 		t.Helper()
-		list, err := a.ListAnomalySeries(ctx, activities.AnomalySeriesInput{OrdersTopic: "shop.orders.v1", ClickstreamTopic: "shop.clickstream.v1"})
+		list, err := a.ListAnomalySeries(ctx, activities.AnomalySeriesInput{OrdersTopic: "shop.orders.v1", ClickstreamTopic: "shop.clickstream.v1", PaymentsTopic: "shop.payments.v1"})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if fmt.Sprint(list.Series) != "[{orders shop.orders.v1} {payment_failure_rate shop.orders.v1} {revenue:EUR shop.orders.v1} {traffic shop.clickstream.v1}]" {
+		if fmt.Sprint(list.Series) != "[{orders shop.orders.v1} {payment_failure_rate shop.payments.v1} {revenue:EUR shop.orders.v1} {traffic shop.clickstream.v1}]" {
 			t.Fatalf("series %v", list.Series)
 		}
 		var rows int64

@@ -31,11 +31,11 @@ type AnomalySeriesRef struct {
 	Topic  string
 }
 
-// AnomalySeries lists the series to score, sorted: orders, the payment
-// failure rate and revenue per currency (complete by ordersTopic's
-// watermarks), and traffic (by clickstreamTopic's). The currencies are those
-// seen in the last day of revenue_minute plus those already scored.
-func (db *DB) AnomalySeries(ctx context.Context, ordersTopic, clickstreamTopic string) ([]AnomalySeriesRef, error) {
+// AnomalySeries lists the series to score, sorted: orders and revenue per
+// currency (complete by ordersTopic's watermarks), the payment failure rate
+// (by paymentsTopic's) and traffic (by clickstreamTopic's). The currencies
+// are those seen in the last day of revenue_minute plus those already scored.
+func (db *DB) AnomalySeries(ctx context.Context, ordersTopic, clickstreamTopic, paymentsTopic string) ([]AnomalySeriesRef, error) {
 	rows, err := db.Pool.Query(ctx, `
 		SELECT DISTINCT currency::text FROM revenue_minute
 		 WHERE minute >= (SELECT max(minute) FROM revenue_minute) - interval '1 day'
@@ -50,7 +50,7 @@ func (db *DB) AnomalySeries(ctx context.Context, ordersTopic, clickstreamTopic s
 	}
 	out := []AnomalySeriesRef{
 		{SeriesOrders, ordersTopic},
-		{SeriesPaymentFailureRate, ordersTopic},
+		{SeriesPaymentFailureRate, paymentsTopic},
 		{SeriesTraffic, clickstreamTopic},
 	}
 	for _, c := range curs {
@@ -72,14 +72,12 @@ func seriesQuery(series string) (string, []any, error) {
 		return `SELECT m, coalesce(page_views, 0)::float8 FROM generate_series($1::timestamptz, $2::timestamptz - interval '1 minute', interval '1 minute') m
 			LEFT JOIN traffic_minute t ON t.minute = m ORDER BY m`, nil, nil
 	case series == SeriesPaymentFailureRate:
-		// Payment failures (cancellations with reason payment_failed, by
-		// their event minute) per order placed in the minute; minutes without
-		// orders have no rate.
-		return `SELECT r.minute, coalesce(f.n, 0)::float8 / r.orders FROM
-			(SELECT minute, sum(orders) AS orders FROM revenue_minute WHERE minute >= $1 AND minute < $2 GROUP BY minute HAVING sum(orders) > 0) r
-			LEFT JOIN (SELECT date_trunc('minute', event_time) AS minute, count(*) AS n FROM order_cancellations
-			            WHERE reason = 'payment_failed' AND event_time >= $1 AND event_time < $2 GROUP BY 1) f ON f.minute = r.minute
-			ORDER BY r.minute`, nil, nil
+		// Failed payment attempts per attempt (authorized + failed) in the
+		// minute, all currencies, from the payments facts; minutes without
+		// attempts have no rate.
+		return `SELECT minute, sum(failed)::float8 / sum(authorized + failed) FROM payments_minute
+			WHERE minute >= $1 AND minute < $2 GROUP BY minute HAVING sum(authorized + failed) > 0
+			ORDER BY minute`, nil, nil
 	case strings.HasPrefix(series, SeriesRevenuePrefix):
 		return `SELECT m, coalesce(r.revenue_minor, 0)::float8 FROM generate_series($1::timestamptz, $2::timestamptz - interval '1 minute', interval '1 minute') m
 			LEFT JOIN revenue_minute r ON r.minute = m AND r.currency = $3 ORDER BY m`,
@@ -90,8 +88,11 @@ func seriesQuery(series string) (string, []any, error) {
 
 // firstQuery returns the SQL of a series' first minute with data at or after $1.
 func firstQuery(series string) string {
-	if series == SeriesTraffic {
+	switch series {
+	case SeriesTraffic:
 		return `SELECT min(minute) FROM traffic_minute WHERE minute >= $1`
+	case SeriesPaymentFailureRate:
+		return `SELECT min(minute) FROM payments_minute WHERE minute >= $1 AND authorized + failed > 0`
 	}
 	return `SELECT min(minute) FROM revenue_minute WHERE minute >= $1`
 }

@@ -129,30 +129,35 @@ func TestScoreAnomalies_PaymentFailureRateAndRevenuePerCurrency(t *testing.T) {
 	ctx := testenv.Context(t, time.Minute)
 	exec(t, db, `INSERT INTO revenue_minute (minute, currency, orders, units, revenue_minor) VALUES
 		($1, 'EUR', 3, 3, 300), ($1, 'USD', 1, 1, 70), ($1 + interval '2 minutes', 'EUR', 2, 2, 200)`, anomalyBase)
-	for i, reason := range []string{"payment_failed", "payment_failed", "customer_request"} {
-		exec(t, db, `INSERT INTO order_cancellations (event_id, event_time, order_id, customer_id, amount_minor, currency, reason, topic, partition, kafka_offset)
-			VALUES ($1, $2, $1, 'c', 100, 'EUR', $3, 'orders', 0, $4)`, fmt.Sprint("c", i), anomalyBase.Add(20*time.Second), reason, i)
-	}
+	// Payment attempts: minute 0 has 3 of 6 failed over two currencies,
+	// minute 1 none, minute 2 one authorized.
+	exec(t, db, `INSERT INTO payments_minute (minute, currency, authorized, failed) VALUES
+		($1, 'EUR', 2, 2), ($1, 'USD', 1, 1), ($1 + interval '2 minutes', 'EUR', 1, 0)`, anomalyBase)
 	setWatermark(t, db, "orders", anomalyBase.Add(3*time.Minute))
+	setWatermark(t, db, "payments", anomalyBase.Add(3*time.Minute))
 
-	series, err := db.AnomalySeries(ctx, "orders", "clicks")
+	series, err := db.AnomalySeries(ctx, "orders", "clicks", "payments")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := "[{orders orders} {payment_failure_rate orders} {revenue:EUR orders} {revenue:USD orders} {traffic clicks}]"; fmt.Sprint(series) != want {
+	if want := "[{orders orders} {payment_failure_rate payments} {revenue:EUR orders} {revenue:USD orders} {traffic clicks}]"; fmt.Sprint(series) != want {
 		t.Fatalf("series %v, want %s", series, want)
 	}
 	for _, tt := range []struct {
 		series string
 		want   string
 	}{
-		// Two payment failures over four orders; minute 1 has no orders, so no rate.
+		// Three failed attempts of six; minute 1 has no attempts, so no rate.
 		{store.SeriesPaymentFailureRate, "[0.5 0]"},
 		{"revenue:USD", "[70 0 0]"},
 		{"revenue:EUR", "[300 0 200]"},
 	} {
 		var rec recorder
-		if _, err := db.ScoreAnomalies(ctx, store.AnomalyRun{Series: tt.series, Topic: "orders", RunID: "r", Bootstrap: time.Hour}, rec.score); err != nil {
+		topic := "orders"
+		if tt.series == store.SeriesPaymentFailureRate {
+			topic = "payments"
+		}
+		if _, err := db.ScoreAnomalies(ctx, store.AnomalyRun{Series: tt.series, Topic: topic, RunID: "r", Bootstrap: time.Hour}, rec.score); err != nil {
 			t.Fatal(err)
 		}
 		var got []float64

@@ -17,6 +17,10 @@ const NameAnomalyDetector = "AnomalyDetector"
 // the traffic series.
 const DefaultClickstreamTopic = "shop.clickstream.v1"
 
+// DefaultPaymentsTopic is the payments topic whose watermarks complete the
+// payment failure rate.
+const DefaultPaymentsTopic = "shop.payments.v1"
+
 // DefaultAnomalyRounds bounds the calls per series in one run (each scores up
 // to a week of minutes), so a long backlog is caught up over a few runs.
 const DefaultAnomalyRounds = 8
@@ -26,6 +30,7 @@ const DefaultAnomalyRounds = 8
 type AnomalyInput struct {
 	OrdersTopic      string `json:"orders_topic,omitempty"`
 	ClickstreamTopic string `json:"clickstream_topic,omitempty"`
+	PaymentsTopic    string `json:"payments_topic,omitempty"`
 	// Rounds per series: default DefaultAnomalyRounds.
 	Rounds int `json:"rounds,omitempty"`
 }
@@ -46,6 +51,9 @@ func AnomalyDetector(ctx workflow.Context, in AnomalyInput) (AnomalyResult, erro
 	if in.ClickstreamTopic == "" {
 		in.ClickstreamTopic = DefaultClickstreamTopic
 	}
+	if in.PaymentsTopic == "" {
+		in.PaymentsTopic = DefaultPaymentsTopic
+	}
 	if in.Rounds <= 0 {
 		in.Rounds = DefaultAnomalyRounds
 	}
@@ -55,7 +63,7 @@ func AnomalyDetector(ctx workflow.Context, in AnomalyInput) (AnomalyResult, erro
 	})
 	var list activities.AnomalySeriesResult
 	if err := workflow.ExecuteActivity(actx, activities.NameListAnomalySeries, activities.AnomalySeriesInput{
-		OrdersTopic: in.OrdersTopic, ClickstreamTopic: in.ClickstreamTopic,
+		OrdersTopic: in.OrdersTopic, ClickstreamTopic: in.ClickstreamTopic, PaymentsTopic: in.PaymentsTopic,
 	}).Get(ctx, &list); err != nil {
 		return AnomalyResult{}, fmt.Errorf("list series: %w", err)
 	}

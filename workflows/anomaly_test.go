@@ -27,7 +27,7 @@ func newAnomalyEnv() *testsuite.TestWorkflowEnvironment {
 func TestAnomalyDetector_ScoresEverySeriesUntilCaughtUp(t *testing.T) {
 	env := newAnomalyEnv()
 	env.OnActivity(activities.NameListAnomalySeries, mock.Anything,
-		activities.AnomalySeriesInput{OrdersTopic: DefaultOrdersTopic, ClickstreamTopic: DefaultClickstreamTopic}).
+		activities.AnomalySeriesInput{OrdersTopic: DefaultOrdersTopic, ClickstreamTopic: DefaultClickstreamTopic, PaymentsTopic: DefaultPaymentsTopic}).
 		Return(activities.AnomalySeriesResult{Series: []store.AnomalySeriesRef{
 			{Series: "orders", Topic: DefaultOrdersTopic}, {Series: "traffic", Topic: DefaultClickstreamTopic},
 		}}, nil)

@@ -21,7 +21,7 @@ const (
 )
 
 // DefaultDQTopics are the topics whose schema drift is checked.
-var DefaultDQTopics = []string{DefaultOrdersTopic, DefaultClickstreamTopic, "shop.payments.v1", "shop.inventory.v1"}
+var DefaultDQTopics = []string{DefaultOrdersTopic, DefaultClickstreamTopic, DefaultPaymentsTopic, "shop.inventory.v1"}
 
 // DQInput selects the period and what to check. Every field is optional.
 type DQInput struct {

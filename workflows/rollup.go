@@ -38,7 +38,7 @@ type RollupInput struct {
 
 // DefaultRollupTopics are the topics the period rollups read from: orders
 // (sales), clickstream (traffic and funnel) and payments.
-var DefaultRollupTopics = []string{DefaultOrdersTopic, DefaultClickstreamTopic, "shop.payments.v1"}
+var DefaultRollupTopics = []string{DefaultOrdersTopic, DefaultClickstreamTopic, DefaultPaymentsTopic}
 
 // RollupResult is what the rollup wrote.
 type RollupResult struct {
