@@ -28,6 +28,8 @@ import (
 	"github.com/shoppulse/shoppulse/oracle"
 	"github.com/shoppulse/shoppulse/store"
 	"github.com/shoppulse/shoppulse/streaming"
+	"github.com/shoppulse/shoppulse/workflows"
+	"go.temporal.io/sdk/client"
 )
 
 const partitions = 4
@@ -120,15 +122,35 @@ func newRig(t *testing.T, ctx context.Context, private bool) *rig {
 		Clickstream: testenv.Name("faults.clickstream"),
 		Payments:    testenv.Name("faults.payments"),
 	}
-	dlq := testenv.Name("faults.dlq")
+	// The market and customers topics get names of their own too, though
+	// the oracle does not check them: left at their defaults the workers
+	// would consume the demo's shop.market.v1 into the test's schema, under
+	// the demo supervisors' workflow ids.
+	dlq, market, customers := testenv.Name("faults.dlq"), testenv.Name("faults.market"), testenv.Name("faults.customers")
+	all := []string{r.topics.Orders, r.topics.Inventory, r.topics.Clickstream, r.topics.Payments, market, customers}
 	specs := []streaming.TopicSpec{{Name: dlq, Partitions: 1, ReplicationFactor: 1}}
-	for _, n := range []string{r.topics.Orders, r.topics.Inventory, r.topics.Clickstream, r.topics.Payments} {
+	for _, n := range all {
 		specs = append(specs, streaming.TopicSpec{Name: n, Partitions: partitions, ReplicationFactor: 1})
 	}
 	if _, err := streaming.EnsureTopics(ctx, r.brokers, specs...); err != nil {
 		t.Fatal(err)
 	}
-	testenv.DropTopicsAtEnd(t, r.brokers, dlq, r.topics.Orders, r.topics.Inventory, r.topics.Clickstream, r.topics.Payments)
+	testenv.DropTopicsAtEnd(t, r.brokers, append(all, dlq)...)
+	if !private {
+		// The supervisors outlive the killed workers; end them so the shared
+		// Temporal server does not keep retrying their activities.
+		t.Cleanup(func() {
+			tc, err := client.Dial(client.Options{HostPort: temporal})
+			if err != nil {
+				t.Logf("terminate supervisors: %v", err)
+				return
+			}
+			defer tc.Close()
+			for _, topic := range all {
+				_ = tc.TerminateWorkflow(context.Background(), workflows.SupervisorWorkflowID(topic), "", "test over")
+			}
+		})
+	}
 	queue := testenv.Name("faults")
 	r.env = append(os.Environ(),
 		"SHOPPULSE_DATABASE_URL="+dbURL,
@@ -138,6 +160,8 @@ func newRig(t *testing.T, ctx context.Context, private bool) *rig {
 		"SHOPPULSE_KAFKA_INVENTORY_TOPIC="+r.topics.Inventory,
 		"SHOPPULSE_KAFKA_CLICKSTREAM_TOPIC="+r.topics.Clickstream,
 		"SHOPPULSE_KAFKA_PAYMENTS_TOPIC="+r.topics.Payments,
+		"SHOPPULSE_KAFKA_MARKET_TOPIC="+market,
+		"SHOPPULSE_KAFKA_CUSTOMERS_TOPIC="+customers,
 		"SHOPPULSE_KAFKA_DLQ_TOPIC="+dlq,
 		fmt.Sprintf("SHOPPULSE_KAFKA_PARTITIONS=%d", partitions),
 		"SHOPPULSE_TEMPORAL_ADDRESS="+temporal,

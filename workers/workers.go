@@ -140,6 +140,18 @@ func StartSupervisor(ctx context.Context, c client.Client, taskQueue string, in 
 	if err != nil {
 		return nil, fmt.Errorf("start stream supervisor: %w", err)
 	}
+	// A supervisor already running under this id on another task queue
+	// belongs to another deployment (or a test) that consumes the same
+	// topic: its activities would never reach this worker, so the topic
+	// would silently go unconsumed here.
+	d, err := c.DescribeWorkflowExecution(ctx, id, run.GetRunID())
+	if err != nil {
+		return nil, fmt.Errorf("describe stream supervisor %s: %w", id, err)
+	}
+	if q := d.GetExecutionConfig().GetTaskQueue().GetName(); q != taskQueue {
+		return nil, fmt.Errorf("stream supervisor %s of topic %s already runs on task queue %q, not %q: another deployment consumes this topic; terminate it (temporal workflow terminate -w %s) or give this one other topic names",
+			id, in.Topic, q, taskQueue, id)
+	}
 	if err := c.SignalWorkflow(ctx, id, "", workflows.SignalSetConsumers, in.Consumers); err != nil {
 		return nil, fmt.Errorf("tell stream supervisor %s its consumer count: %w", id, err)
 	}
