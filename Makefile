@@ -38,8 +38,11 @@ status: build
 down: build
 	$(BIN) stack down $(STACK_FLAGS)
 
+# DEMO_HISTORY_DAYS of simulated past are produced first (skipped when the
+# database already has them), then the models are trained on them.
+DEMO_HISTORY_DAYS ?= 60
 demo: build
-	$(BIN) dev
+	$(BIN) dev --history-days $(DEMO_HISTORY_DAYS)
 
 # The stack prints `export SHOPPULSE_TEST_...=...` lines; a failing `stack up`
 # fails the target (the assignment carries its exit status).

@@ -262,6 +262,11 @@ type Dev struct {
 	DataDir string `mapstructure:"data_dir"`
 	// CacheDir holds what is slow to fetch or build (Kafka jars, the temporal CLI).
 	CacheDir string `mapstructure:"cache_dir"`
+	// HistoryDays of simulated past that `shoppulse dev` produces before
+	// triggering the training schedules (0: none), at HistoryRate mean
+	// events/s of simulated time.
+	HistoryDays int     `mapstructure:"history_days"`
+	HistoryRate float64 `mapstructure:"history_rate"`
 }
 
 // Log sets the process logger.
@@ -412,7 +417,7 @@ func Default() Config {
 			HistoryDays: 90, MinObservations: 21, PromoDepth: 0.1, PromoWindowDays: 7,
 			CompetitorMaxAge: 7 * 24 * time.Hour, MinMargin: 0.15, MaxStep: 0.1, MaxAboveCompetitor: 0.05,
 		},
-		Dev: Dev{DataDir: ".data", CacheDir: "~/.cache/shoppulse"},
+		Dev: Dev{DataDir: ".data", CacheDir: "~/.cache/shoppulse", HistoryDays: 0, HistoryRate: 0.1},
 		Log: Log{Level: "info", Format: "text"},
 	}
 }
@@ -563,6 +568,12 @@ func (c Config) Validate() error {
 	}
 	if c.API.EventIDRetention < time.Hour {
 		bad("api.event_id_retention", "at least 1h", c.API.EventIDRetention)
+	}
+	if c.Dev.HistoryDays < 0 || c.Dev.HistoryDays > 3650 {
+		bad("dev.history_days", "0 to 3650 days", c.Dev.HistoryDays)
+	}
+	if c.Dev.HistoryRate <= 0 {
+		bad("dev.history_rate", "events per second of simulated time, more than 0", c.Dev.HistoryRate)
 	}
 	if c.Generate.Rate < 0 {
 		bad("generate.rate", "events per second, 0 or more (0 means as fast as possible)", c.Generate.Rate)

@@ -34,6 +34,8 @@ HTTP API (api.addr) and the shop simulator until interrupted. The services keep 
 	cmd.Flags().BoolVar(&noGenerate, "no-generate", false, "do not run the simulator")
 	cmd.Flags().Float64("rate", 0, "simulator events per second")
 	bindFlag(cmd.Flags(), nil, "rate", "generate.rate")
+	cmd.Flags().Int("history-days", 0, "simulated days of past to produce first, then train the models on (dev.history_days)")
+	bindFlag(cmd.Flags(), nil, "history-days", "dev.history_days")
 	return cmd
 }
 
@@ -102,6 +104,7 @@ func (a *app) runDev(ctx context.Context, generate bool, out, progress io.Writer
 			_, err := a.generateEvents(ctx, shop.Source(), rc, progress)
 			return err
 		})
+		g.Go(func() error { return a.fillHistory(ctx, db, out, progress) })
 	}
 	ui := ep.TemporalUI
 	if ui == "" {
