@@ -42,7 +42,10 @@ func TestSoak(t *testing.T) {
 		t.Fatalf("SHOPPULSE_SOAK_RATE: %q", os.Getenv("SHOPPULSE_SOAK_RATE"))
 	}
 	ctx := testenv.Context(t, d+30*time.Minute)
-	r := newRig(t, ctx, false)
+	// A private stack: the soak applies the configured schedules (global
+	// ids) to its Temporal server, which must not repoint those of a demo
+	// or of other tests at this rig's task queue.
+	r := newRig(t, ctx, true)
 	began := time.Now()
 	r.startTraffic(rate, 99, d)
 	w := r.startWorker("SHOPPULSE_STREAM_BATCH_SIZE=2000", "SHOPPULSE_STREAM_BATCH_WAIT=200ms")
