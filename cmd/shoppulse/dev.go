@@ -87,6 +87,7 @@ func (a *app) runDev(ctx context.Context, generate bool, out, progress io.Writer
 		return fmt.Errorf("make the dashboard's key: %w", err)
 	}
 
+	parent := ctx
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return a.runWorker(ctx, true) })
 	g.Go(func() error { return a.serveAPI(ctx, db, io.Discard) })
@@ -127,8 +128,10 @@ ShopPulse is running. Where to look:
 Press Ctrl-C to stop the worker and simulator; 'make down' stops the services.
 
 `, dashURL, ui, workflows.SupervisorWorkflowID(a.cfg.Kafka.OrdersTopic), a.cfg.Metrics.Addr, a.cfg.API.Addr, strings.Join(a.cfg.Kafka.Brokers, ","), kafkaNote, a.cfg.Database.URL)
+	// An interrupt ends the run without an error; a part that failed (and
+	// cancelled the others) is reported.
 	err = g.Wait()
-	if ctx.Err() != nil {
+	if parent.Err() != nil {
 		return nil
 	}
 	return err
