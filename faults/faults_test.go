@@ -1,6 +1,7 @@
 package faults
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"syscall"
 	"testing"
@@ -96,6 +97,44 @@ func TestFaults_SlowPostgresAndFullPools(t *testing.T) {
 		t.Logf("lock %d on %s for %s: caught up %s after release", i+1, table, hold(), rec.Round(time.Millisecond))
 	}
 	r.finish("slow-postgres-full-pools", 3, worst, began)
+}
+
+// TestFaults_ConsumerCountChange changes the number of consumer activities
+// while traffic flows, as an operator would: each new worker process started
+// with another stream.consumers signals the supervisors (set-consumers),
+// which drain the running consumers and spread the partitions over the new
+// count, across every worker polling the queue (2 -> 3 -> 1 -> 4).
+func TestFaults_ConsumerCountChange(t *testing.T) {
+	ctx := testenv.Context(t, 15*time.Minute)
+	r := newRig(t, ctx, false)
+	began := time.Now()
+	r.startTraffic(params.rate, 5, 20*time.Minute)
+	r.startWorker()
+	r.waitApplied(0, int64(params.warmup), 2*time.Minute)
+	var worst time.Duration
+	counts := []int{3, 1, 4}
+	for i, n := range counts {
+		at := time.Now()
+		r.startWorker(fmt.Sprintf("SHOPPULSE_STREAM_CONSUMERS=%d", n))
+		// The change must not stop the flow: events keep being applied
+		// while the partitions move.
+		r.waitApplied(r.applied(), int64(params.rate), 2*time.Minute)
+		rec := r.caughtUp(6 * time.Minute)
+		r.fault(at, time.Now())
+		worst = max(worst, rec)
+		for deadline := time.Now().Add(time.Minute); ; {
+			got, err := r.consumers(r.topics.Orders)
+			if err == nil && got == n {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the orders supervisor has %d consumer activities (%v), want %d", got, err, n)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		t.Logf("change %d to %d consumers: caught up %s after the new worker started", i+1, n, rec.Round(time.Millisecond))
+	}
+	r.finish("consumer-count-change", len(counts), worst, began)
 }
 
 // TestFaults_PoisonBurst mixes every kind of bad message into valid traffic.

@@ -59,6 +59,7 @@ type rig struct {
 	brokers  []string
 	topics   oracle.Topics
 	private  *devstack.Options // nil on the shared services
+	temporal string            // the Temporal frontend's address
 	workers  []*exec.Cmd
 	traffic  *traffic
 	faultWin []window // when faults were in force
@@ -151,6 +152,7 @@ func newRig(t *testing.T, ctx context.Context, private bool) *rig {
 			}
 		})
 	}
+	r.temporal = temporal
 	queue := testenv.Name("faults")
 	r.env = append(os.Environ(),
 		"SHOPPULSE_DATABASE_URL="+dbURL,
@@ -224,6 +226,21 @@ func (r *rig) startWorker(extraEnv ...string) *exec.Cmd {
 	}
 	r.workers = append(r.workers, cmd)
 	return cmd
+}
+
+// consumers returns how many consumer activities the topic's supervisor
+// has running or scheduled.
+func (r *rig) consumers(topic string) (int, error) {
+	tc, err := client.Dial(client.Options{HostPort: r.temporal})
+	if err != nil {
+		return 0, err
+	}
+	defer tc.Close()
+	d, err := tc.DescribeWorkflowExecution(r.ctx, workflows.SupervisorWorkflowID(topic), "")
+	if err != nil {
+		return 0, err
+	}
+	return len(d.GetPendingActivities()), nil
 }
 
 // kill SIGKILLs a worker and reaps it.
