@@ -110,6 +110,10 @@ func leaf(t testing.TB, dir, name string, caKey *ecdsa.PrivateKey, ca *x509.Cert
 	tpl.KeyUsage = x509.KeyUsageDigitalSignature
 	tpl.ExtKeyUsage = []x509.ExtKeyUsage{usage}
 	if usage == x509.ExtKeyUsageServerAuth {
+		// A broker is also a client of its own listener (inter-broker).
+		tpl.ExtKeyUsage = append(tpl.ExtKeyUsage, x509.ExtKeyUsageClientAuth)
+	}
+	if usage == x509.ExtKeyUsageServerAuth {
 		tpl.DNSNames = []string{"localhost"}
 		tpl.IPAddresses = []net.IP{net.ParseIP("127.0.0.1")}
 	}
