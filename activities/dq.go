@@ -2,6 +2,7 @@ package activities
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"math"
 	"time"
@@ -18,6 +19,8 @@ type Quality struct {
 	DB *store.DB
 	// Brokers serve the topics whose schema drift is checked.
 	Brokers []string
+	// KafkaTLS, when set, secures the connections to the brokers.
+	KafkaTLS *tls.Config
 }
 
 // CheckTableInput is one table and period to check.
@@ -142,7 +145,7 @@ func (a *Quality) CheckSchemaDrift(ctx context.Context, in DriftInput) (QualityR
 	if err != nil {
 		return QualityResult{}, temporal.NewNonRetryableApplicationError(err.Error(), "InvalidInput", err)
 	}
-	msgs, err := streaming.SampleMessages(ctx, a.Brokers, in.Topic, start, end, in.SampleSize)
+	msgs, err := streaming.Kafka{Brokers: a.Brokers, TLS: a.KafkaTLS}.SampleMessages(ctx, in.Topic, start, end, in.SampleSize)
 	if err != nil {
 		return QualityResult{}, fmt.Errorf("sample %s: %w", in.Topic, err)
 	}

@@ -82,7 +82,7 @@ type EnsureStreamResult struct {
 // EnsureStream creates the topic and its DLQ topic if missing and the stored
 // offset rows of every partition. Idempotent.
 func (a *Stream) EnsureStream(ctx context.Context, in EnsureStreamInput) (EnsureStreamResult, error) {
-	counts, err := streaming.EnsureTopics(ctx, a.Base.Brokers,
+	counts, err := streaming.Kafka{Brokers: a.Base.Brokers, TLS: a.Base.TLS}.EnsureTopics(ctx,
 		streaming.TopicSpec{Name: in.Topic, Partitions: in.Partitions, ReplicationFactor: a.ReplicationFactor},
 		streaming.TopicSpec{Name: a.Base.DLQTopic, Partitions: in.Partitions, ReplicationFactor: a.ReplicationFactor},
 	)

@@ -23,6 +23,16 @@ func (s *Server) docsRoutes() []route {
 			http.Redirect(w, r, "/docs/", http.StatusMovedPermanently)
 		}},
 		{method: http.MethodGet, path: "/docs/{file...}", h: func(w http.ResponseWriter, r *http.Request) {
+			// Only the embedded files: anything else (a bad name, a
+			// folder, invalid UTF-8) is a problem document, not the file
+			// server's plain-text 404, 500 or redirect.
+			if name := r.PathValue("file"); name != "" {
+				if st, err := fs.Stat(sub, name); err != nil || st.IsDir() || name == "index.html" {
+					writeProblem(w, r, Problem{Type: ProblemNotFound, Title: "Not found", Status: http.StatusNotFound,
+						Detail: "no such file of the docs page; see /docs/"})
+					return
+				}
+			}
 			w.Header().Set("Content-Security-Policy", "default-src 'self'")
 			files.ServeHTTP(w, r)
 		}},

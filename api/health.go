@@ -92,7 +92,8 @@ func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
 func (s *Server) pingKafka(ctx context.Context) error {
 	var errs []error
 	for _, b := range s.cfg.Brokers {
-		conn, err := kafka.DialContext(ctx, "tcp", b)
+		d := kafka.Dialer{Timeout: 10 * time.Second, DualStack: true, TLS: s.cfg.KafkaTLS}
+		conn, err := d.DialContext(ctx, "tcp", b)
 		if err != nil {
 			errs = append(errs, err)
 			continue

@@ -65,7 +65,41 @@ func readSmallJSON(w http.ResponseWriter, r *http.Request, dst any, optional boo
 			Detail: "the body is not the JSON object this route takes", Errors: []ProblemError{pe}})
 		return false
 	}
+	var generic any
+	if json.Unmarshal(b, &generic) == nil {
+		if at, found := nulAt(generic, ""); found {
+			writeProblem(w, r, Problem{Type: ProblemMalformed, Title: "Malformed body", Status: http.StatusBadRequest,
+				Detail: "the body is not the JSON object this route takes",
+				Errors: []ProblemError{{Path: at, Reason: "contains a NUL character (\\u0000)"}}})
+			return false
+		}
+	}
 	return true
+}
+
+// nulAt finds a string (or key) holding a NUL character, which PostgreSQL
+// refuses in text (a 500 otherwise), and returns its JSON pointer.
+func nulAt(v any, at string) (string, bool) {
+	switch x := v.(type) {
+	case string:
+		return at, strings.ContainsRune(x, 0)
+	case []any:
+		for i, e := range x {
+			if p, ok := nulAt(e, fmt.Sprintf("%s/%d", at, i)); ok {
+				return p, true
+			}
+		}
+	case map[string]any:
+		for k, e := range x {
+			if strings.ContainsRune(k, 0) {
+				return at + "/" + k, true
+			}
+			if p, ok := nulAt(e, at+"/"+k); ok {
+				return p, true
+			}
+		}
+	}
+	return "", false
 }
 
 // bodyError writes a 400 naming the body's bad fields.

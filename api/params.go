@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // ProblemInvalidParameters is a 400 naming each bad query or path parameter.
@@ -51,7 +52,17 @@ func (p *params) raw(name string) (string, bool) {
 		p.fail(name, "given %d times; give it once", len(vs))
 		return "", false
 	}
+	if !plainText(vs[0]) {
+		p.fail(name, "not valid UTF-8, or contains a NUL character")
+		return "", false
+	}
 	return vs[0], true
+}
+
+// plainText reports whether v is valid UTF-8 without NUL: PostgreSQL
+// refuses anything else in a text value, which would surface as a 500.
+func plainText(v string) bool {
+	return utf8.ValidString(v) && !strings.ContainsRune(v, 0)
 }
 
 // path returns a path parameter, which must be non-empty and at most max
@@ -60,6 +71,8 @@ func (p *params) path(name string, max int) string {
 	v := p.r.PathValue(name)
 	if v == "" || len(v) > max {
 		p.fail(name, "want 1 to %d characters", max)
+	} else if !plainText(v) {
+		p.fail(name, "not valid UTF-8, or contains a NUL character")
 	}
 	return v
 }

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -22,6 +23,9 @@ import (
 type Config struct {
 	// Brokers are the Kafka bootstrap addresses ingested events go to.
 	Brokers []string
+	// KafkaTLS, when set, secures the producer's and /readyz's connections
+	// to the brokers (config kafka.tls).
+	KafkaTLS *tls.Config
 	// Topics renames catalogue topics: an event whose catalogue topic is a
 	// key goes to the value instead (the configured orders topic; fresh
 	// topics in tests). Others go to their catalogue topic.
@@ -192,6 +196,7 @@ func New(cfg Config, db *store.DB, log *slog.Logger) (*Server, error) {
 		cfg: cfg, db: db, log: log,
 		writer: &kafka.Writer{
 			Addr:         kafka.TCP(cfg.Brokers...),
+			Transport:    kafkaTransport(cfg.KafkaTLS),
 			Balancer:     kafka.Murmur2Balancer{},
 			RequiredAcks: kafka.RequireAll,
 			BatchSize:    cfg.ProduceBatchSize,
@@ -378,4 +383,13 @@ func (s *Server) topicOf(ev events.Event) string {
 		return t
 	}
 	return ev.Topic()
+}
+
+// kafkaTransport is the producer's transport: kafka-go's shared default
+// without TLS, else one with the TLS config.
+func kafkaTransport(c *tls.Config) kafka.RoundTripper {
+	if c == nil {
+		return nil
+	}
+	return &kafka.Transport{TLS: c}
 }

@@ -11,6 +11,7 @@ package bench
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -40,7 +41,10 @@ import (
 
 // Config is one bench run.
 type Config struct {
-	Brokers     []string
+	Brokers []string
+	// KafkaTLS, when set, secures every connection to the brokers (config
+	// kafka.tls).
+	KafkaTLS    *tls.Config
 	DatabaseURL string
 	// Events to produce.
 	Events int
@@ -147,7 +151,7 @@ func Run(ctx context.Context, cfg Config, out io.Writer) (Result, error) {
 		names = append(names, t)
 		specs = append(specs, streaming.TopicSpec{Name: t, Partitions: cfg.Partitions, ReplicationFactor: 1})
 	}
-	if _, err := streaming.EnsureTopics(ctx, cfg.Brokers, specs...); err != nil {
+	if _, err := cfg.kafka().EnsureTopics(ctx, specs...); err != nil {
 		return Result{}, err
 	}
 	var trace *sqlTrace
@@ -163,7 +167,7 @@ func Run(ctx context.Context, cfg Config, out io.Writer) (Result, error) {
 	defer db.Close()
 	if !cfg.Keep {
 		defer dropSchema(cfg.DatabaseURL, schema)
-		defer deleteTopics(cfg.Brokers, append(names, dlq)...)
+		defer deleteTopics(cfg.kafka(), append(names, dlq)...)
 	}
 	if _, err := db.Migrate(ctx); err != nil {
 		return Result{}, err
@@ -218,7 +222,7 @@ func Run(ctx context.Context, cfg Config, out io.Writer) (Result, error) {
 		sink := k.sink(db)
 		for _, set := range split(cfg.Partitions, cfg.Consumers) {
 			c, err := streaming.NewSinkConsumer(streaming.Config{
-				Brokers: cfg.Brokers, Topic: topic, DLQTopic: dlq, Partitions: set,
+				Brokers: cfg.Brokers, TLS: cfg.KafkaTLS, Topic: topic, DLQTopic: dlq, Partitions: set,
 				BatchSize: cfg.BatchSize, BatchWait: cfg.BatchWait, Owner: "bench",
 			}, db, sink, nil, log)
 			if err != nil {
@@ -280,7 +284,7 @@ func Run(ctx context.Context, cfg Config, out io.Writer) (Result, error) {
 	}
 
 	fmt.Fprintf(out, "bench: floor: reading the same topics with kafka-go, discarding\n")
-	floor, err := readFloor(ctx, cfg.Brokers, names, cfg.Partitions)
+	floor, err := readFloor(ctx, cfg.kafka(), names, cfg.Partitions)
 	if err != nil {
 		return res, err
 	}
@@ -330,7 +334,7 @@ func restamp(ev events.Event, at time.Time) {
 // production time, open loop at cfg.Rate (or as fast as possible), and
 // returns their totals.
 func produce(ctx context.Context, cfg Config, topics map[string]string, out io.Writer) (totals, error) {
-	p := ingest.NewProducer(ingest.ProducerConfig{Brokers: cfg.Brokers, TopicMap: topics, BatchSize: 2000, BatchTimeout: 5 * time.Millisecond})
+	p := ingest.NewProducer(ingest.ProducerConfig{Brokers: cfg.Brokers, TLS: cfg.KafkaTLS, TopicMap: topics, BatchSize: 2000, BatchTimeout: 5 * time.Millisecond})
 	defer p.Close()
 	var next func(now time.Time) events.Event
 	if cfg.Mix == MixOrders {
@@ -409,12 +413,12 @@ func committedTotals(ctx context.Context, db *store.DB, want totals) (totals, er
 // readFloor reads every partition of the topics from the start with one
 // kafka-go reader each, discarding the messages, and returns messages per
 // second.
-func readFloor(ctx context.Context, brokers []string, topics []string, partitions int) (float64, error) {
+func readFloor(ctx context.Context, k streaming.Kafka, topics []string, partitions int) (float64, error) {
 	start := time.Now()
 	g, gctx := errgroup.WithContext(ctx)
 	var read atomic.Int64
 	for _, topic := range topics {
-		end, err := streaming.EndOffsets(ctx, brokers, topic, partitions)
+		end, err := k.EndOffsets(ctx, topic, partitions)
 		if err != nil {
 			return 0, err
 		}
@@ -423,7 +427,7 @@ func readFloor(ctx context.Context, brokers []string, topics []string, partition
 				continue
 			}
 			g.Go(func() error {
-				r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: topic, Partition: p, MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 100 * time.Millisecond})
+				r := kafka.NewReader(kafka.ReaderConfig{Brokers: k.Brokers, Dialer: k.Dialer(), Topic: topic, Partition: p, MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 100 * time.Millisecond})
 				defer r.Close()
 				for {
 					m, err := r.FetchMessage(gctx)
@@ -505,9 +509,12 @@ func dropSchema(url, schema string) {
 	_, _ = conn.Exec(ctx, "DROP SCHEMA "+pgx.Identifier{schema}.Sanitize()+" CASCADE")
 }
 
-func deleteTopics(brokers []string, topics ...string) {
+func deleteTopics(k streaming.Kafka, topics ...string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cl := &kafka.Client{Addr: kafka.TCP(brokers...)}
+	cl := k.Client(30 * time.Second)
 	_, _ = cl.DeleteTopics(ctx, &kafka.DeleteTopicsRequest{Topics: topics})
 }
+
+// kafka is how the bench reaches the brokers.
+func (c Config) kafka() streaming.Kafka { return streaming.Kafka{Brokers: c.Brokers, TLS: c.KafkaTLS} }

@@ -66,6 +66,8 @@ type Kafka struct {
 	Partitions int `mapstructure:"partitions"`
 	// ReplicationFactor is used when ShopPulse creates a topic.
 	ReplicationFactor int `mapstructure:"replication_factor"`
+	// TLS is how every Kafka client connects (producers, consumers, admin).
+	TLS TLS `mapstructure:"tls"`
 }
 
 // Temporal is the Temporal frontend and the task queue of the workers.
@@ -73,6 +75,9 @@ type Temporal struct {
 	Address   string `mapstructure:"address"`
 	Namespace string `mapstructure:"namespace"`
 	TaskQueue string `mapstructure:"task_queue"`
+	// TLS is how every Temporal client connects; with cert_file and
+	// key_file it presents a client certificate (mTLS).
+	TLS TLS `mapstructure:"tls"`
 }
 
 // Stream tunes the hot path.
@@ -490,6 +495,14 @@ func (c Config) Validate() error {
 	}
 	if c.Temporal.TaskQueue == "" {
 		bad("temporal.task_queue", "a task queue name", `""`)
+	}
+	// Building the TLS configs reads their files: a missing file stops the
+	// process at start, named, rather than at the first connection.
+	if _, err := c.Kafka.TLS.ClientConfig("kafka.tls"); err != nil {
+		errs = append(errs, err)
+	}
+	if _, err := c.Temporal.TLS.ClientConfig("temporal.tls"); err != nil {
+		errs = append(errs, err)
 	}
 	if c.Stream.Consumers < 1 {
 		bad("stream.consumers", "at least 1", c.Stream.Consumers)

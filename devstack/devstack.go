@@ -107,6 +107,10 @@ type Options struct {
 	// /usr/lib/postgresql/*/bin, else the directory of pg_ctl on PATH.
 	PostgresBinDir string
 
+	// KafkaTLS, when set, serves Kafka's client listener over TLS (the
+	// SSL protocol) instead of plaintext. Not with the in-process broker.
+	KafkaTLS *KafkaTLS
+
 	// AllowInProcessKafka lets Up serve Kafka with an in-process
 	// Kafka-protocol broker (kfake) when Java or Maven is missing. Only
 	// `shoppulse dev` sets it; tests and `stack up` want a real broker and get

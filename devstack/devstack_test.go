@@ -350,3 +350,25 @@ func TestPgDataDir_FallsBackWhenPostgresCannotReachTheDataDir(t *testing.T) {
 		t.Fatalf("pgDataDir is not stable: %s then %s", got, again)
 	}
 }
+
+func TestRenderKafkaProperties_TLSListener(t *testing.T) {
+	k := &KafkaTLS{CAFile: "/pki/ca.pem", RequireClientCert: true}
+	p := parseProperties(t, k.properties(renderKafkaProperties(59092, 59093, "/data/kafka"), 59092, "/data/keystore.pem"))
+	want := map[string]string{
+		"listeners":                             "SSL://127.0.0.1:59092,CONTROLLER://127.0.0.1:59093",
+		"advertised.listeners":                  "SSL://127.0.0.1:59092",
+		"inter.broker.listener.name":            "SSL",
+		"listener.security.protocol.map":        "SSL:SSL,CONTROLLER:PLAINTEXT",
+		"ssl.keystore.type":                     "PEM",
+		"ssl.keystore.location":                 "/data/keystore.pem",
+		"ssl.truststore.type":                   "PEM",
+		"ssl.truststore.location":               "/pki/ca.pem",
+		"ssl.client.auth":                       "required",
+		"ssl.endpoint.identification.algorithm": "https",
+	}
+	for k, v := range want {
+		if p[k] != v {
+			t.Errorf("%s = %q, want %q", k, p[k], v)
+		}
+	}
+}

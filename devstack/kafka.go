@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/tls"
 	_ "embed"
 	"encoding/base64"
 	"encoding/hex"
@@ -66,7 +67,7 @@ func (s *stack) upKafka(ctx context.Context) ([]string, func() error, error) {
 
 	java, missing := s.kafkaPrerequisites(ctx)
 	if missing != "" {
-		if !s.o.AllowInProcessKafka {
+		if !s.o.AllowInProcessKafka || s.o.KafkaTLS != nil {
 			return brokers, nil, fmt.Errorf("a real Kafka broker needs %s (apt-get install default-jre-headless maven); the in-process fallback is disabled here", missing)
 		}
 		s.logf(Kafka, "*** no Java/Maven (%s): using an in-process Kafka-protocol broker (kfake) on %s; tests always use a real broker ***", missing, s.kafkaAddr())
@@ -84,7 +85,15 @@ func (s *stack) upKafka(ctx context.Context) ([]string, func() error, error) {
 		return brokers, nil, fmt.Errorf("create kafka dir: %w", err)
 	}
 	props := filepath.Join(s.kafkaDir(), "server.properties")
-	if err := os.WriteFile(props, []byte(renderKafkaProperties(s.o.KafkaPort, s.o.KafkaControllerPort, filepath.Join(s.kafkaDir(), "data"))), 0o644); err != nil {
+	rendered := renderKafkaProperties(s.o.KafkaPort, s.o.KafkaControllerPort, filepath.Join(s.kafkaDir(), "data"))
+	if s.o.KafkaTLS != nil {
+		keystore := filepath.Join(s.kafkaDir(), "keystore.pem")
+		if err := s.o.KafkaTLS.writeKeystore(keystore); err != nil {
+			return brokers, nil, err
+		}
+		rendered = s.o.KafkaTLS.properties(rendered, s.o.KafkaPort, keystore)
+	}
+	if err := os.WriteFile(props, []byte(rendered), 0o644); err != nil {
 		return brokers, nil, fmt.Errorf("write server.properties: %w", err)
 	}
 	log4j := filepath.Join(s.kafkaDir(), "log4j2.properties")
@@ -117,6 +126,9 @@ func (s *stack) upKafka(ctx context.Context) ([]string, func() error, error) {
 // fails for good when that process dies.
 func (s *stack) kafkaReady(pid int) func(context.Context) error {
 	client := &kafka.Client{Addr: kafka.TCP(s.kafkaAddr()), Timeout: 3 * time.Second}
+	if s.o.KafkaTLS != nil {
+		client.Transport = &kafka.Transport{TLS: s.o.KafkaTLS.Client}
+	}
 	return func(ctx context.Context) error {
 		if pid != 0 && !processAlive(pid) {
 			return diedError("kafka", s.logFile(Kafka))
@@ -199,6 +211,58 @@ num.io.threads=4
 log.retention.hours=168
 log.segment.bytes=67108864
 `, port, controllerPort, logDir)
+}
+
+// KafkaTLS is the TLS of the broker's client listener, from PEM files
+// (Kafka reads PEM keystores and truststores itself since 2.7).
+type KafkaTLS struct {
+	// CertFile and KeyFile are the broker's certificate chain and its
+	// unencrypted PKCS#8 private key.
+	CertFile, KeyFile string
+	// CAFile holds the CAs the broker trusts for client certificates.
+	CAFile string
+	// RequireClientCert makes the broker refuse clients without a
+	// certificate signed by CAFile (ssl.client.auth=required: mTLS).
+	RequireClientCert bool
+	// Client is how devstack's own readiness check connects: it must trust
+	// the broker's certificate and, with RequireClientCert, present one.
+	Client *tls.Config
+}
+
+// writeKeystore writes the key and the chain into one PEM file, the form of
+// ssl.keystore.location with ssl.keystore.type=PEM.
+func (k *KafkaTLS) writeKeystore(path string) error {
+	key, err := os.ReadFile(k.KeyFile)
+	if err != nil {
+		return fmt.Errorf("kafka tls key: %w", err)
+	}
+	chain, err := os.ReadFile(k.CertFile)
+	if err != nil {
+		return fmt.Errorf("kafka tls certificate: %w", err)
+	}
+	if err := os.WriteFile(path, append(append(key, '\n'), chain...), 0o600); err != nil {
+		return fmt.Errorf("write kafka keystore: %w", err)
+	}
+	return nil
+}
+
+// properties turns the plaintext client listener of props into an SSL one.
+func (k *KafkaTLS) properties(props string, port int, keystore string) string {
+	plain := fmt.Sprintf("PLAINTEXT://127.0.0.1:%d", port)
+	props = strings.ReplaceAll(props, plain, fmt.Sprintf("SSL://127.0.0.1:%d", port))
+	props = strings.Replace(props, "inter.broker.listener.name=PLAINTEXT", "inter.broker.listener.name=SSL", 1)
+	props = strings.Replace(props, "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,", "listener.security.protocol.map=SSL:SSL,", 1)
+	auth := "none"
+	if k.RequireClientCert {
+		auth = "required"
+	}
+	return props + fmt.Sprintf(`ssl.keystore.type=PEM
+ssl.keystore.location=%s
+ssl.truststore.type=PEM
+ssl.truststore.location=%s
+ssl.client.auth=%s
+ssl.endpoint.identification.algorithm=https
+`, keystore, k.CAFile, auth)
 }
 
 // kafkaLog4j2 keeps the broker log readable: start-up and warnings, without

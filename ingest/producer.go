@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"maps"
@@ -24,6 +25,9 @@ const (
 type ProducerConfig struct {
 	// Brokers are the bootstrap addresses, host:port.
 	Brokers []string
+	// TLS, when set, secures the connections to the brokers (config
+	// kafka.tls).
+	TLS *tls.Config
 	// Topic, when set, receives every message whatever its event's own
 	// topic (tests use it to send to a fresh topic). When empty, each event
 	// goes to TopicMap[ev.Topic()] or else ev.Topic(). Topics must exist:
@@ -104,7 +108,8 @@ func NewProducer(cfg ProducerConfig) *Producer {
 		topic:    cfg.Topic,
 		topicMap: maps.Clone(cfg.TopicMap),
 		w: &kafka.Writer{
-			Addr: kafka.TCP(cfg.Brokers...),
+			Addr:      kafka.TCP(cfg.Brokers...),
+			Transport: transportOf(cfg.TLS),
 			// No Topic on the writer: each message names its own, so one
 			// writer serves every topic of the catalogue.
 			Balancer:     kafka.Murmur2Balancer{},
@@ -226,4 +231,13 @@ func (p *Producer) Close() error {
 		return fmt.Errorf("close producer: %w", err)
 	}
 	return nil
+}
+
+// transportOf is the writer's transport: kafka-go's shared default without
+// TLS, else one with the TLS config.
+func transportOf(c *tls.Config) kafka.RoundTripper {
+	if c == nil {
+		return nil
+	}
+	return &kafka.Transport{TLS: c}
 }

@@ -17,6 +17,7 @@ package oracle
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -39,7 +40,10 @@ type Topics struct {
 // Config says where the log is and how the pipeline was configured.
 type Config struct {
 	Brokers []string
-	Topics  Topics
+	// TLS, when set, secures the oracle's own connections to the brokers
+	// (config kafka.tls).
+	TLS    *tls.Config
+	Topics Topics
 	// SessionGap is the pipeline's stream.session_gap (default 30m).
 	SessionGap time.Duration
 }
@@ -192,7 +196,7 @@ type deadLetter struct {
 // pipeline's committed offset and dead letters against it, and adds the
 // valid events to the totals.
 func (c *checker) readTopic(ctx context.Context, topic string, k kind) error {
-	ends, err := endOffsets(ctx, c.cfg.Brokers, topic)
+	ends, err := endOffsets(ctx, c.dialer(), c.cfg.Brokers, topic)
 	if err != nil {
 		return err
 	}
@@ -211,7 +215,7 @@ func (c *checker) readTopic(ctx context.Context, topic string, k kind) error {
 		if got := committed[p]; got != end.last {
 			c.diff("stream_offsets", key, fmt.Sprintf("next offset %d (the log's end)", end.last), fmt.Sprintf("%d", got))
 		}
-		err := readPartition(ctx, c.cfg.Brokers, topic, p, end, func(m kafka.Message) {
+		err := readPartition(ctx, c.dialer(), c.cfg.Brokers, topic, p, end, func(m kafka.Message) {
 			count.Messages++
 			dl, isDL := dls[position{p, m.Offset}]
 			delete(dls, position{p, m.Offset})
@@ -325,11 +329,11 @@ func (c *checker) deadLetters(ctx context.Context, topic string) (map[position]d
 type offsets struct{ first, last int64 } // last is the offset after the last message
 
 // endOffsets asks each partition's leader for its first and end offsets.
-func endOffsets(ctx context.Context, brokers []string, topic string) (map[int]offsets, error) {
+func endOffsets(ctx context.Context, d *kafka.Dialer, brokers []string, topic string) (map[int]offsets, error) {
 	if len(brokers) == 0 {
 		return nil, errors.New("oracle: no Kafka brokers")
 	}
-	conn, err := kafka.DialContext(ctx, "tcp", brokers[0])
+	conn, err := d.DialContext(ctx, "tcp", brokers[0])
 	if err != nil {
 		return nil, fmt.Errorf("oracle: dial %s: %w", brokers[0], err)
 	}
@@ -343,7 +347,7 @@ func endOffsets(ctx context.Context, brokers []string, topic string) (map[int]of
 		if p.Topic != topic {
 			continue
 		}
-		lc, err := kafka.DialLeader(ctx, "tcp", brokers[0], topic, p.ID)
+		lc, err := d.DialLeader(ctx, "tcp", brokers[0], topic, p.ID)
 		if err != nil {
 			return nil, fmt.Errorf("oracle: dial the leader of %s/%d: %w", topic, p.ID, err)
 		}
@@ -361,12 +365,12 @@ func endOffsets(ctx context.Context, brokers []string, topic string) (map[int]of
 }
 
 // readPartition calls f for every message of one partition, first to end.
-func readPartition(ctx context.Context, brokers []string, topic string, partition int, o offsets, f func(kafka.Message)) error {
+func readPartition(ctx context.Context, d *kafka.Dialer, brokers []string, topic string, partition int, o offsets, f func(kafka.Message)) error {
 	if o.last <= o.first {
 		return nil
 	}
 	r := kafka.NewReader(kafka.ReaderConfig{
-		Brokers: brokers, Topic: topic, Partition: partition,
+		Brokers: brokers, Dialer: d, Topic: topic, Partition: partition,
 		MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 250 * time.Millisecond,
 	})
 	defer r.Close()
@@ -427,3 +431,9 @@ func sequenceProblems(seqs map[seqKey][]int64) []SeqProblem {
 }
 
 func fmtKey(parts ...string) string { return strings.Join(parts, "/") }
+
+// dialer connects the oracle's own readers to the brokers, over TLS when
+// configured.
+func (c *checker) dialer() *kafka.Dialer {
+	return &kafka.Dialer{Timeout: 10 * time.Second, DualStack: true, TLS: c.cfg.TLS}
+}

@@ -10,6 +10,7 @@ package streaming
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -26,7 +27,10 @@ import (
 
 // Config says what one Consumer reads and how it batches.
 type Config struct {
-	Brokers    []string
+	Brokers []string
+	// TLS, when set, secures every connection to the brokers (config
+	// kafka.tls).
+	TLS        *tls.Config
 	Topic      string
 	DLQTopic   string
 	Partitions []int
@@ -40,6 +44,9 @@ type Config struct {
 	// Owner names this consumer in stream_offsets, for operators.
 	Owner string
 }
+
+// kafka is how the consumer reaches the brokers.
+func (c Config) kafka() Kafka { return Kafka{Brokers: c.Brokers, TLS: c.TLS} }
 
 // Validate checks the config.
 func (c Config) Validate() error {
@@ -114,6 +121,7 @@ func NewSinkConsumer(cfg Config, db *store.DB, sink Sink, metrics *Metrics, log 
 		progress: map[int]Progress{},
 		dlq: &kafka.Writer{
 			Addr:         kafka.TCP(cfg.Brokers...),
+			Transport:    cfg.kafka().Transport(),
 			Topic:        cfg.DLQTopic,
 			Balancer:     &kafka.Murmur2Balancer{},
 			RequiredAcks: kafka.RequireAll,
@@ -176,6 +184,7 @@ func (c *Consumer) runPartition(ctx context.Context, partition int) error {
 	}
 	r := kafka.NewReader(kafka.ReaderConfig{
 		Brokers:       c.cfg.Brokers,
+		Dialer:        c.cfg.kafka().Dialer(),
 		Topic:         c.cfg.Topic,
 		Partition:     partition,
 		MinBytes:      1,

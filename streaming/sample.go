@@ -16,7 +16,13 @@ import (
 // the values in partition and offset order. A partition with nothing in the
 // range contributes nothing.
 func SampleMessages(ctx context.Context, brokers []string, topic string, from, to time.Time, max int) ([][]byte, error) {
-	cl := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 30 * time.Second}
+	return Kafka{Brokers: brokers}.SampleMessages(ctx, topic, from, to, max)
+}
+
+// SampleMessages is SampleMessages on k's brokers, over k's TLS.
+func (k Kafka) SampleMessages(ctx context.Context, topic string, from, to time.Time, max int) ([][]byte, error) {
+	cl := k.Client(30 * time.Second)
+	defer closeIdle(cl)
 	meta, err := cl.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
 	if err != nil {
 		return nil, fmt.Errorf("metadata of %s: %w", topic, err)
@@ -54,7 +60,7 @@ func SampleMessages(ctx context.Context, brokers []string, topic string, from, t
 		if start[p] < 0 || start[p] >= end[p] {
 			continue
 		}
-		msgs, err := readRange(ctx, brokers, topic, p, start[p], end[p], to, per)
+		msgs, err := k.readRange(ctx, topic, p, start[p], end[p], to, per)
 		if err != nil {
 			return out, err
 		}
@@ -66,8 +72,8 @@ func SampleMessages(ctx context.Context, brokers []string, topic string, from, t
 	return out, nil
 }
 
-func readRange(ctx context.Context, brokers []string, topic string, partition int, start, end int64, to time.Time, n int) ([][]byte, error) {
-	r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: topic, Partition: partition, MinBytes: 1, MaxBytes: 4 << 20, MaxWait: 500 * time.Millisecond})
+func (k Kafka) readRange(ctx context.Context, topic string, partition int, start, end int64, to time.Time, n int) ([][]byte, error) {
+	r := kafka.NewReader(kafka.ReaderConfig{Brokers: k.Brokers, Dialer: k.Dialer(), Topic: topic, Partition: partition, MinBytes: 1, MaxBytes: 4 << 20, MaxWait: 500 * time.Millisecond})
 	defer r.Close()
 	if err := r.SetOffset(start); err != nil {
 		return nil, fmt.Errorf("seek %s/%d: %w", topic, partition, err)

@@ -24,10 +24,16 @@ type TopicSpec struct {
 // already existed). It uses the protocol-negotiating kafka.Client, as Kafka 4
 // no longer answers the old CreateTopics versions.
 func EnsureTopics(ctx context.Context, brokers []string, specs ...TopicSpec) (map[string]int, error) {
-	if len(brokers) == 0 {
+	return Kafka{Brokers: brokers}.EnsureTopics(ctx, specs...)
+}
+
+// EnsureTopics is EnsureTopics on k's brokers, over k's TLS.
+func (k Kafka) EnsureTopics(ctx context.Context, specs ...TopicSpec) (map[string]int, error) {
+	if len(k.Brokers) == 0 {
 		return nil, errors.New("ensure topics: no brokers")
 	}
-	cl := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 30 * time.Second}
+	cl := k.Client(30 * time.Second)
+	defer closeIdle(cl)
 	req := &kafka.CreateTopicsRequest{}
 	for _, s := range specs {
 		req.Topics = append(req.Topics, kafka.TopicConfig{
@@ -90,8 +96,13 @@ func allLed(ps []kafka.Partition) bool {
 // topic, by partition. Right after a topic is created its partitions may
 // still be moving to their leader; EndOffsets waits that out.
 func EndOffsets(ctx context.Context, brokers []string, topic string, partitions int) (map[int]int64, error) {
+	return Kafka{Brokers: brokers}.EndOffsets(ctx, topic, partitions)
+}
+
+// EndOffsets is EndOffsets on k's brokers, over k's TLS.
+func (k Kafka) EndOffsets(ctx context.Context, topic string, partitions int) (map[int]int64, error) {
 	for attempt := 0; ; attempt++ {
-		out, err := endOffsets(ctx, brokers, topic, partitions)
+		out, err := k.endOffsets(ctx, topic, partitions)
 		transient := errors.Is(err, kafka.NotLeaderForPartition) || errors.Is(err, kafka.LeaderNotAvailable) ||
 			errors.Is(err, kafka.UnknownTopicOrPartition)
 		if err == nil || !transient || attempt == 50 {
@@ -105,8 +116,9 @@ func EndOffsets(ctx context.Context, brokers []string, topic string, partitions 
 	}
 }
 
-func endOffsets(ctx context.Context, brokers []string, topic string, partitions int) (map[int]int64, error) {
-	cl := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 30 * time.Second}
+func (k Kafka) endOffsets(ctx context.Context, topic string, partitions int) (map[int]int64, error) {
+	cl := k.Client(30 * time.Second)
+	defer closeIdle(cl)
 	req := &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{}}
 	for p := 0; p < partitions; p++ {
 		req.Topics[topic] = append(req.Topics[topic], kafka.LastOffsetOf(p))

@@ -54,6 +54,7 @@ func (a *app) apiConfig() api.Config {
 	c := a.cfg.API
 	return api.Config{
 		Brokers:             a.cfg.Kafka.Brokers,
+		KafkaTLS:            a.kafkaTLS,
 		Topics:              a.topicRenames(),
 		MaxBatchEvents:      c.MaxBatchEvents,
 		MaxBodyBytes:        c.MaxBodyBytes,
@@ -79,16 +80,17 @@ func (a *app) apiConfig() api.Config {
 // 503 until it is back.
 func (a *app) serveAPI(ctx context.Context, db *store.DB, out io.Writer) error {
 	k := a.cfg.Kafka
-	if _, err := streaming.EnsureTopics(ctx, k.Brokers, streaming.CatalogueTopics(k.Partitions, k.ReplicationFactor)...); err != nil {
+	if _, err := a.kafka().EnsureTopics(ctx, streaming.CatalogueTopics(k.Partitions, k.ReplicationFactor)...); err != nil {
 		a.log.WarnContext(ctx, "cannot create the catalogue topics now; ingest answers 503 until Kafka is reachable", "err", err)
 	}
 	cfg := a.apiConfig()
 	// Temporal is optional for the API: a lazy client connects on first use,
 	// so the API starts (and answers /v1/schedules with 503) while it is down.
 	tc, err := client.NewLazyClient(client.Options{
-		HostPort:  a.cfg.Temporal.Address,
-		Namespace: a.cfg.Temporal.Namespace,
-		Logger:    tlog.NewStructuredLogger(a.log),
+		HostPort:          a.cfg.Temporal.Address,
+		Namespace:         a.cfg.Temporal.Namespace,
+		Logger:            tlog.NewStructuredLogger(a.log),
+		ConnectionOptions: a.temporalConnection(),
 	})
 	if err != nil {
 		return fmt.Errorf("temporal client for the api (config temporal.address): %w", err)

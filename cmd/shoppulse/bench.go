@@ -31,6 +31,7 @@ so slow commits show as latency. With --json the last line of output is one
 JSON object.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg.Brokers = a.cfg.Kafka.Brokers
+			cfg.KafkaTLS = a.kafkaTLS
 			cfg.DatabaseURL = a.cfg.Database.URL
 			cfg.Keep = keep
 			if cpuProfile != "" {

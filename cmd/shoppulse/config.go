@@ -111,6 +111,9 @@ func (a *app) load(cmd *cobra.Command) error {
 		return &configError{fmt.Errorf("invalid configuration:\n%w", err)}
 	}
 	a.cfg = cfg
+	if err := a.buildTLS(); err != nil {
+		return &configError{fmt.Errorf("invalid configuration:\n%w", err)}
+	}
 	a.log = newLogger(cfg.Log)
 	return nil
 }

@@ -135,7 +135,7 @@ dead letter at its new offset.`,
 				fmt.Fprintln(out, "no dead letters selected (already replayed ones need --again)")
 				return nil
 			}
-			p := ingest.NewProducer(ingest.ProducerConfig{Brokers: a.cfg.Kafka.Brokers})
+			p := ingest.NewProducer(ingest.ProducerConfig{Brokers: a.cfg.Kafka.Brokers, TLS: a.kafkaTLS})
 			defer p.Close()
 			msgs := make([]ingest.RawMessage, len(dls))
 			keys := make([]store.DeadLetterKey, len(dls))

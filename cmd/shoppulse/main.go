@@ -6,6 +6,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -72,4 +73,7 @@ type app struct {
 	cfg configT
 	log *slog.Logger
 	pm  procMetrics // the process's /metrics registry (metrics.go)
+	// kafkaTLS and temporalTLS are built once from kafka.tls and
+	// temporal.tls at load (tls.go); nil means plaintext.
+	kafkaTLS, temporalTLS *tls.Config
 }

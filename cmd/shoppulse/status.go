@@ -16,7 +16,6 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/shoppulse/shoppulse/store"
-	"github.com/shoppulse/shoppulse/streaming"
 	"github.com/shoppulse/shoppulse/workflows"
 )
 
@@ -150,7 +149,7 @@ func (a *app) status(ctx context.Context, alertLimit int) statusReport {
 		var end map[int]int64
 		if len(parts) > 0 {
 			kctx, cancel := context.WithTimeout(ctx, statusTimeout)
-			end, err = streaming.EndOffsets(kctx, k.Brokers, topic, len(parts))
+			end, err = a.kafka().EndOffsets(kctx, topic, len(parts))
 			cancel()
 			if err != nil {
 				fail("kafka "+topic, err)

@@ -48,8 +48,8 @@ func (a *app) catalogueProducer(ctx context.Context) (*ingest.Producer, error) {
 			specs[i].Name = t
 		}
 	}
-	if _, err := streaming.EnsureTopics(ctx, k.Brokers, specs...); err != nil {
+	if _, err := a.kafka().EnsureTopics(ctx, specs...); err != nil {
 		return nil, fmt.Errorf("kafka at %v (config kafka.brokers): %w", k.Brokers, err)
 	}
-	return ingest.NewProducer(ingest.ProducerConfig{Brokers: k.Brokers, TopicMap: renames}), nil
+	return ingest.NewProducer(ingest.ProducerConfig{Brokers: k.Brokers, TLS: a.kafkaTLS, TopicMap: renames}), nil
 }

@@ -34,6 +34,7 @@ Exit status 1 when any difference is found.`,
 			k := a.cfg.Kafka
 			rep, err := oracle.Check(cmd.Context(), oracle.Config{
 				Brokers: k.Brokers,
+				TLS:     a.kafkaTLS,
 				Topics: oracle.Topics{Orders: k.OrdersTopic, Inventory: k.InventoryTopic,
 					Clickstream: k.ClickstreamTopic, Payments: k.PaymentsTopic},
 				SessionGap: a.cfg.Stream.SessionGap,

@@ -67,6 +67,7 @@ func (a *app) runWorker(ctx context.Context, startSupervisor bool) error {
 			DB: db, Metrics: metrics, Log: a.log,
 			Base: streaming.Config{
 				Brokers:   cfg.Kafka.Brokers,
+				TLS:       a.kafkaTLS,
 				DLQTopic:  cfg.Kafka.DLQTopic,
 				BatchSize: cfg.Stream.BatchSize,
 				BatchWait: cfg.Stream.BatchWait,
@@ -85,7 +86,7 @@ func (a *app) runWorker(ctx context.Context, startSupervisor bool) error {
 		Partitions:  &activities.Partitions{DB: db},
 		BatchAlerts: &activities.BatchAlerts{DB: db},
 		Erasure:     &activities.Erasure{DB: db},
-		Quality:     &activities.Quality{DB: db, Brokers: cfg.Kafka.Brokers},
+		Quality:     &activities.Quality{DB: db, Brokers: cfg.Kafka.Brokers, KafkaTLS: a.kafkaTLS},
 		Anomalies:   &activities.Anomalies{DB: db, RateMinScale: activities.DefaultRateMinScale},
 		Customers:   &activities.Customers{DB: db},
 		Fraud: &activities.FraudTraining{DB: db, AlertThreshold: cfg.Stream.FraudAlertThreshold,
@@ -141,7 +142,8 @@ func (a *app) dialTemporal(ctx context.Context) (client.Client, error) {
 		Namespace: a.cfg.Temporal.Namespace,
 		Logger:    tlog.NewStructuredLogger(a.log),
 		// The SDK's metrics (temporal_*) on the process's /metrics.
-		MetricsHandler: a.temporalMetrics(),
+		MetricsHandler:    a.temporalMetrics(),
+		ConnectionOptions: a.temporalConnection(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("connect to temporal at %s (config temporal.address): %w", a.cfg.Temporal.Address, err)
