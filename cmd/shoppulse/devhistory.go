@@ -11,7 +11,6 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/shoppulse/shoppulse/store"
-	"github.com/shoppulse/shoppulse/streaming"
 )
 
 // trainAfterHistory are the batch workflows that learn from history, in the
@@ -95,7 +94,7 @@ func (a *app) waitConsumed(ctx context.Context, db *store.DB, progress io.Writer
 	ends := map[string]map[int]int64{}
 	var total int64
 	for _, t := range topics {
-		end, err := streaming.EndOffsets(ctx, k.Brokers, t, k.Partitions)
+		end, err := a.kafka().EndOffsets(ctx, t, k.Partitions)
 		if err != nil {
 			return fmt.Errorf("history: end offsets of %s: %w", t, err)
 		}
