@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -34,11 +35,19 @@ type replayRegistry struct {
 	worker.Registry // unused methods: workers.Register calls none of them
 	replayer        worker.WorkflowReplayer
 	types           []string
+	// inputs is each workflow's input type.
+	inputs map[string]reflect.Type
 }
 
 func (r *replayRegistry) RegisterWorkflowWithOptions(w any, o workflow.RegisterOptions) {
 	r.replayer.RegisterWorkflowWithOptions(w, o)
 	r.types = append(r.types, o.Name)
+	if r.inputs == nil {
+		r.inputs = map[string]reflect.Type{}
+	}
+	if ft := reflect.TypeOf(w); ft.NumIn() > 1 {
+		r.inputs[o.Name] = ft.In(1)
+	}
 }
 
 func (r *replayRegistry) RegisterActivityWithOptions(any, activity.RegisterOptions) {}
