@@ -41,7 +41,7 @@ import (
 // versioned with workflow.GetVersion, or that no running workflow can
 // meet), with the services of /work/testenv.sh or `make services`:
 //
-//	SHOPPULSE_RECORD_HISTORIES=1 go test ./workflows -run TestRecordHistories -count=1 -v -timeout 30m
+//	SHOPPULSE_RECORD_HISTORIES=1 go test ./workflows -run TestRecordHistories -count=1 -v -timeout 15m
 //
 // Keep the old files as well when running workflows may still replay them:
 // copy them to another name in the manifest first.
