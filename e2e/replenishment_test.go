@@ -15,6 +15,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/shoppulse/shoppulse/activities"
 	"github.com/shoppulse/shoppulse/events"
@@ -238,6 +239,9 @@ func (h *replenHarness) reorderPoint(ctx context.Context, k store.StockKey) (int
 	return rp, err
 }
 
+// scaleConcurrency bounds the scale test's concurrent calls to the dev server.
+const scaleConcurrency = 32
+
 // TestEndToEnd_ThousandReplenishments runs 1,000 ReplenishProduct workflows
 // (SHOPPULSE_SCALE_WORKFLOWS to change it) for as many products to
 // completion on the dev server: each drafts an order (approved
@@ -297,21 +301,38 @@ func TestEndToEnd_ThousandReplenishments(t *testing.T) {
 		receipts = append(receipts, movement(k.ProductID+"-receipt", now, k.ProductID, 79, "receipt"))
 	}
 	h.commit(ctx, receipts)
+	// One signal and one result per workflow, a few dozen round trips at a
+	// time: one after another, the round trips alone took minutes on a
+	// loaded dev server.
+	var g errgroup.Group
+	g.SetLimit(scaleConcurrency)
 	for _, k := range keys {
-		// A workflow whose poll found the receipt first has completed.
-		var done *serviceerror.NotFound
-		if err := h.c.SignalWorkflow(ctx, activities.ReplenishWorkflowID(k), "", workflows.SignalReceipt, nil); err != nil && !errors.As(err, &done) {
-			t.Fatal(err)
-		}
+		g.Go(func() error {
+			// A workflow whose poll found the receipt first has completed.
+			var done *serviceerror.NotFound
+			if err := h.c.SignalWorkflow(ctx, activities.ReplenishWorkflowID(k), "", workflows.SignalReceipt, nil); err != nil && !errors.As(err, &done) {
+				return fmt.Errorf("signal %s: %w", k, err)
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		t.Fatal(err)
 	}
 	for _, k := range keys {
-		var res workflows.ReplenishResult
-		if err := h.c.GetWorkflow(ctx, activities.ReplenishWorkflowID(k), "").Get(ctx, &res); err != nil {
-			t.Fatalf("%s: %v", k, err)
-		}
-		if len(res.Orders) != 1 || res.Orders[0].Status != store.POReceived {
-			t.Fatalf("%s: %+v", k, res)
-		}
+		g.Go(func() error {
+			var res workflows.ReplenishResult
+			if err := h.c.GetWorkflow(ctx, activities.ReplenishWorkflowID(k), "").Get(ctx, &res); err != nil {
+				return fmt.Errorf("%s: %w", k, err)
+			}
+			if len(res.Orders) != 1 || res.Orders[0].Status != store.POReceived {
+				return fmt.Errorf("%s: %+v", k, res)
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		t.Fatal(err)
 	}
 	done := time.Since(start)
 	if c, err := count(store.POReceived); err != nil || c != n {

@@ -185,8 +185,10 @@ func TestBackfill_TwiceChangesNothingOnTheDevServer(t *testing.T) {
 	}
 }
 
-// The README's way to start a workflow: the temporal CLI with a JSON input.
-func TestTemporalCLI_StartsRollupDailyWithJSONInput(t *testing.T) {
+// temporalCLI is the temporal CLI's path; missing, the test is skipped (or
+// fails when the services are required).
+func temporalCLI(t *testing.T) string {
+	t.Helper()
 	bin := os.Getenv("SHOPPULSE_TEMPORAL_CLI")
 	if bin == "" {
 		home, _ := os.UserHomeDir()
@@ -198,6 +200,12 @@ func TestTemporalCLI_StartsRollupDailyWithJSONInput(t *testing.T) {
 		}
 		t.Skipf("temporal CLI not found at %s", bin)
 	}
+	return bin
+}
+
+// The README's way to start a workflow: the temporal CLI with a JSON input.
+func TestTemporalCLI_StartsRollupDailyWithJSONInput(t *testing.T) {
+	bin := temporalCLI(t)
 	w := startDevWorker(t, nil)
 	ctx := testenv.Context(t, 2*time.Minute)
 	first := time.Date(2026, 9, 1, 0, 0, 0, 0, time.UTC)
@@ -305,5 +313,39 @@ func TestEraseCustomer_OnTheDevServer(t *testing.T) {
 	w.run(ctx, t, workflows.ErasureWorkflowID(req)+"-again", workflows.NameEraseCustomer, workflows.ErasureInput{RequestID: req, CustomerID: cust}, &res)
 	if !res.Already {
 		t.Fatalf("second run %+v, want already done", res)
+	}
+}
+
+// The README's own start commands of a few workflows, run as documented
+// (only the task queue and workflow ID changed) with `temporal workflow
+// execute`, complete on the dev server.
+func TestTemporalCLI_DocumentedStartsComplete(t *testing.T) {
+	bin := temporalCLI(t)
+	w := startDevWorker(t, nil)
+	ctx := testenv.Context(t, 4*time.Minute)
+	// BackfillDay's documented day, with complete data.
+	seedDays(ctx, t, w.s.DB, time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC), 1)
+	want := []string{workflows.NameAlertNotifier, workflows.NameAnomalyDetector, workflows.NamePartitionMaintenance, workflows.NameBackfillDay}
+	ran := map[string]bool{}
+	for _, d := range readmeStarts(t) {
+		if !d.inSection || !slices.Contains(want, d.typ) || ran[d.typ] {
+			continue
+		}
+		ran[d.typ] = true
+		id := testenv.Name("cli-" + d.typ)
+		out, err := exec.CommandContext(ctx, bin, "workflow", "execute", "--address", testenv.TemporalAddress(t),
+			"--type", d.typ, "--task-queue", w.queue, "--workflow-id", id, "--input", d.input, "--output", "json").CombinedOutput()
+		if err != nil {
+			t.Errorf("README.md:%d: temporal workflow execute --type %s --input '%s': %v\n%s", d.line, d.typ, d.input, err, out)
+			continue
+		}
+		if err := w.c.GetWorkflow(ctx, id, "").Get(ctx, nil); err != nil {
+			t.Errorf("README.md:%d: %s: %v", d.line, d.typ, err)
+		}
+	}
+	for _, typ := range want {
+		if !ran[typ] {
+			t.Errorf("no documented start of %s in the README's CLI section", typ)
+		}
 	}
 }

@@ -192,7 +192,12 @@ func ReplenishProduct(ctx workflow.Context, in activities.ReplenishInput) (Reple
 		r.state.Cycle++
 		r.state.Phase = PhaseIdle
 		if in.Cycles > 0 && r.state.Cycle >= in.Cycles {
-			return r.res, r.finish(ctx)
+			err := r.finish(ctx)
+			// The last review answered any "check" or "receipt" still
+			// pending (the scan's signal-with-start sends a check): left
+			// unread, the SDK warns of unhandled signals on every run.
+			r.drain()
+			return r.res, err
 		}
 		if run+1 >= r.policy.CyclesPerRun || r.newRunDue(ctx) {
 			return r.res, r.continueAsNew(ctx)
