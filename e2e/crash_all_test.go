@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"os"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -87,25 +86,13 @@ func TestEndToEnd_AllTopicsKilledMidStreamSameRowsAsUninterrupted(t *testing.T) 
 	}
 	publish(evs[:4500])
 
-	w := h.startWorker()
-	consumed := func() int64 {
+	killedAt := h.killAfter(ctx, h.startWorker(), 500, func() int64 {
 		var n int64
 		if err := h.schema.DB.Pool.QueryRow(ctx, `SELECT coalesce(sum(next_offset), 0) FROM stream_offsets`).Scan(&n); err != nil {
 			t.Fatal(err)
 		}
 		return n
-	}
-	for consumed() < 500 {
-		if ctx.Err() != nil {
-			t.Fatal("the worker never started consuming")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if err := w.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	_ = w.Wait()
-	killedAt := consumed()
+	})
 	if killedAt >= 4500 {
 		t.Fatalf("the worker had consumed everything (%d) before the kill; the test proves nothing", killedAt)
 	}

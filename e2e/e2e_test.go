@@ -136,6 +136,23 @@ func (h *harness) startWorker() *exec.Cmd {
 	return cmd
 }
 
+// killAfter SIGKILLs the worker w once applied() reaches n, reaps it and
+// returns applied() after the kill.
+func (h *harness) killAfter(ctx context.Context, w *exec.Cmd, n int64, applied func() int64) int64 {
+	h.t.Helper()
+	for applied() < n {
+		if ctx.Err() != nil {
+			h.t.Fatal("the worker never started consuming")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := w.Process.Signal(syscall.SIGKILL); err != nil {
+		h.t.Fatal(err)
+	}
+	_ = w.Wait()
+	return applied()
+}
+
 func (h *harness) produce(ctx context.Context, orders []events.OrderPlaced) {
 	p := ingest.NewProducer(ingest.ProducerConfig{Brokers: h.brokers, Topic: h.topic})
 	defer p.Close()
@@ -278,18 +295,7 @@ func TestEndToEnd_WorkerKilledMidStream(t *testing.T) {
 	orders := simulate(11, 6000, from)
 	h.produce(ctx, orders[:4000])
 
-	w := h.startWorker()
-	for h.applied(ctx) < 300 {
-		if ctx.Err() != nil {
-			t.Fatal("the worker never started consuming")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if err := w.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	_ = w.Wait()
-	killedAt := h.applied(ctx)
+	killedAt := h.killAfter(ctx, h.startWorker(), 300, func() int64 { return h.applied(ctx) })
 	if killedAt >= 4000 {
 		t.Fatalf("the worker had consumed everything (%d) before the kill; the test proves nothing", killedAt)
 	}

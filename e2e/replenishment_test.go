@@ -103,24 +103,6 @@ func history(product string, onHand int64) []events.InventoryAdjusted {
 	return append([]events.InventoryAdjusted{open}, moves...)
 }
 
-func waitFor(ctx context.Context, t *testing.T, what string, cond func() (bool, error)) {
-	t.Helper()
-	for {
-		ok, err := cond()
-		if err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-		if ok {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("timed out waiting for %s", what)
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
-}
-
 func (h *replenHarness) poStatus(ctx context.Context, k store.StockKey) (store.PurchaseOrder, bool, error) {
 	pos, err := h.s.DB.PurchaseOrders(ctx, k)
 	if err != nil || len(pos) == 0 {
@@ -154,7 +136,7 @@ func TestEndToEnd_ReplenishmentDraftsWaitsForApprovalAndReceives(t *testing.T) {
 	t.Cleanup(h.terminateAll)
 
 	var po store.PurchaseOrder
-	waitFor(ctx, t, "an order awaiting approval", func() (bool, error) {
+	testenv.WaitFor(ctx, t, "an order awaiting approval", func() (bool, error) {
 		p, ok, err := h.poStatus(ctx, k)
 		po = p
 		return ok && p.Status == store.POAwaitingApproval, err
@@ -187,7 +169,7 @@ func TestEndToEnd_ReplenishmentDraftsWaitsForApprovalAndReceives(t *testing.T) {
 	if err != nil || approved.Status != store.POApproved || approved.Quantity != 90 {
 		t.Fatalf("approve: %+v %v", approved, err)
 	}
-	waitFor(ctx, t, "the order sent", func() (bool, error) {
+	testenv.WaitFor(ctx, t, "the order sent", func() (bool, error) {
 		p, _, err := h.poStatus(ctx, k)
 		return p.Status == store.POSent, err
 	})
@@ -288,7 +270,7 @@ func TestEndToEnd_ThousandReplenishments(t *testing.T) {
 		err := h.s.DB.Pool.QueryRow(ctx, `SELECT count(*) FROM purchase_orders WHERE status = $1`, status).Scan(&c)
 		return c, err
 	}
-	waitFor(ctx, t, "every order sent", func() (bool, error) {
+	testenv.WaitFor(ctx, t, "every order sent", func() (bool, error) {
 		c, err := count(store.POSent)
 		return c == n, err
 	})

@@ -22,7 +22,6 @@ import (
 	"github.com/shoppulse/shoppulse/ingest"
 	"github.com/shoppulse/shoppulse/internal/testenv"
 	"github.com/shoppulse/shoppulse/store"
-	"github.com/shoppulse/shoppulse/streaming"
 	"github.com/shoppulse/shoppulse/workflows"
 )
 
@@ -33,28 +32,8 @@ func (h *harness) waitForTopicEnd(ctx context.Context, topic string) {
 
 // waitForTopicEndN is waitForTopicEnd for a topic of n partitions.
 func (h *harness) waitForTopicEndN(ctx context.Context, topic string, partitions int) {
-	end, err := streaming.EndOffsets(ctx, h.brokers, topic, partitions)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	for {
-		states, err := h.schema.DB.Offsets(ctx, topic)
-		if err != nil {
-			h.t.Fatal(err)
-		}
-		ok := len(states) == partitions
-		for _, s := range states {
-			ok = ok && s.NextOffset == end[s.Partition]
-		}
-		if ok {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			h.t.Fatalf("stored offsets of %s %+v never reached the end offsets %v", topic, states, end)
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
+	h.t.Helper()
+	waitStored(h.t, ctx, h.schema.DB, h, topic, partitions)
 }
 
 // TestEndToEnd_StockAlertsAndTheirWebhook runs the worker on an inventory

@@ -232,24 +232,6 @@ func replenishmentMoves(product string, today time.Time, onHand int64) []store.P
 	return out
 }
 
-func waitUntil(ctx context.Context, t *testing.T, what string, cond func() (bool, error)) {
-	t.Helper()
-	for {
-		ok, err := cond()
-		if err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-		if ok {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("timed out waiting for %s", what)
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
-}
-
 func TestRecordHistories(t *testing.T) {
 	if os.Getenv("SHOPPULSE_RECORD_HISTORIES") != "1" {
 		t.Skip("set SHOPPULSE_RECORD_HISTORIES=1 to record the histories in testdata/histories again")
@@ -419,7 +401,7 @@ func recordReplenishment(ctx context.Context, t *testing.T, c client.Client, r *
 		}
 		return pos[len(pos)-1], nil
 	}
-	waitUntil(ctx, t, "an order awaiting approval", func() (bool, error) {
+	testenv.WaitFor(ctx, t, "an order awaiting approval", func() (bool, error) {
 		po, err := last()
 		return po.Status == store.POAwaitingApproval, err
 	})
@@ -434,7 +416,7 @@ func recordReplenishment(ctx context.Context, t *testing.T, c client.Client, r *
 	if err := hd.Get(ctx, &approved); err != nil || approved.Status != store.POApproved {
 		t.Fatalf("approve: %+v %v", approved, err)
 	}
-	waitUntil(ctx, t, "the order sent", func() (bool, error) {
+	testenv.WaitFor(ctx, t, "the order sent", func() (bool, error) {
 		po, err := last()
 		return po.Status == store.POSent, err
 	})
@@ -469,7 +451,7 @@ func recordSupervisor(ctx context.Context, t *testing.T, c client.Client, r *rec
 	run := r.start(ctx, wid, workflows.NameStreamSupervisor, in)
 	defer func() { _ = c.TerminateWorkflow(context.Background(), wid, "", "history recorded") }()
 	// Let the consumer activity return once and start again.
-	waitUntil(ctx, t, "a second consumer activity", func() (bool, error) {
+	testenv.WaitFor(ctx, t, "a second consumer activity", func() (bool, error) {
 		it := c.GetWorkflowHistory(ctx, wid, run.GetRunID(), false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 		n := 0
 		for it.HasNext() {
@@ -486,7 +468,7 @@ func recordSupervisor(ctx context.Context, t *testing.T, c client.Client, r *rec
 	if err := c.SignalWorkflow(ctx, wid, run.GetRunID(), workflows.SignalSetConsumers, 2); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(ctx, t, "the supervisor to continue as new", func() (bool, error) {
+	testenv.WaitFor(ctx, t, "the supervisor to continue as new", func() (bool, error) {
 		d, err := c.DescribeWorkflowExecution(ctx, wid, run.GetRunID())
 		if err != nil {
 			return false, err

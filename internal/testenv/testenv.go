@@ -142,3 +142,23 @@ func DropTopicsAtEnd(t testing.TB, brokers []string, names ...string) {
 		_, _ = cl.DeleteTopics(context.Background(), &kafka.DeleteTopicsRequest{Topics: names})
 	})
 }
+
+// WaitFor polls cond every 200 ms until it holds, failing the test when cond
+// errs or ctx ends first; what names the awaited state in the failure.
+func WaitFor(ctx context.Context, t testing.TB, what string, cond func() (bool, error)) {
+	t.Helper()
+	for {
+		ok, err := cond()
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		if ok {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("timed out waiting for %s", what)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
