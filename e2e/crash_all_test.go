@@ -132,7 +132,7 @@ func TestEndToEnd_AllTopicsKilledMidStreamSameRowsAsUninterrupted(t *testing.T) 
 		if catalogue == events.TopicOrders {
 			n = 1
 		}
-		waitStored(t, ctx, ref.DB, h, topic, n)
+		testenv.WaitCaughtUp(t, ctx, ref.DB, h.brokers, topic, n)
 	}
 	stop()
 	for range topics {
@@ -171,33 +171,6 @@ func TestEndToEnd_AllTopicsKilledMidStreamSameRowsAsUninterrupted(t *testing.T) 
 		}
 		if onlyCrashed+onlyRef > 0 {
 			t.Errorf("%s: %d rows only after the crash, %d only in the uninterrupted run (of %d)", table, onlyCrashed, onlyRef, rows)
-		}
-	}
-}
-
-// waitStored waits until db's stored offsets of topic reach its end offsets.
-func waitStored(t *testing.T, ctx context.Context, db *store.DB, h *harness, topic string, n int) {
-	t.Helper()
-	end, err := streaming.EndOffsets(ctx, h.brokers, topic, n)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		states, err := db.Offsets(ctx, topic)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ok := len(states) == n
-		for _, s := range states {
-			ok = ok && s.NextOffset == end[s.Partition]
-		}
-		if ok {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("stored offsets of %s %+v never reached %v", topic, states, end)
-		case <-time.After(100 * time.Millisecond):
 		}
 	}
 }

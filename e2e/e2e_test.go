@@ -176,28 +176,8 @@ func (h *harness) applied(ctx context.Context) int64 {
 
 // waitForEnd waits until every stored offset equals the topic's end offset.
 func (h *harness) waitForEnd(ctx context.Context) {
-	end, err := streaming.EndOffsets(ctx, h.brokers, h.topic, partitions)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	for {
-		states, err := h.schema.DB.Offsets(ctx, h.topic)
-		if err != nil {
-			h.t.Fatal(err)
-		}
-		ok := len(states) == partitions
-		for _, s := range states {
-			ok = ok && s.NextOffset == end[s.Partition]
-		}
-		if ok {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			h.t.Fatalf("stored offsets %+v never reached the topic's end offsets %v", states, end)
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
+	h.t.Helper()
+	testenv.WaitCaughtUp(h.t, ctx, h.schema.DB, h.brokers, h.topic, partitions)
 }
 
 func (h *harness) checkTotals(ctx context.Context, orders []events.OrderPlaced) {

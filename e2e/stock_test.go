@@ -33,7 +33,7 @@ func (h *harness) waitForTopicEnd(ctx context.Context, topic string) {
 // waitForTopicEndN is waitForTopicEnd for a topic of n partitions.
 func (h *harness) waitForTopicEndN(ctx context.Context, topic string, partitions int) {
 	h.t.Helper()
-	waitStored(h.t, ctx, h.schema.DB, h, topic, partitions)
+	testenv.WaitCaughtUp(h.t, ctx, h.schema.DB, h.brokers, topic, partitions)
 }
 
 // TestEndToEnd_StockAlertsAndTheirWebhook runs the worker on an inventory

@@ -61,35 +61,6 @@ func stored(t *testing.T, db *store.DB) map[time.Time]totals {
 	return out
 }
 
-// waitCaughtUp waits until the stored offsets equal the topic's end offsets.
-func waitCaughtUp(t *testing.T, ctx context.Context, db *store.DB, brokers []string, topic string, partitions int) {
-	t.Helper()
-	end, err := streaming.EndOffsets(ctx, brokers, topic, partitions)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		states, err := db.Offsets(ctx, topic)
-		if err != nil {
-			t.Fatal(err)
-		}
-		done := len(states) == partitions
-		for _, s := range states {
-			if s.NextOffset != end[s.Partition] {
-				done = false
-			}
-		}
-		if done {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("offsets %+v never reached the end offsets %v", states, end)
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-}
-
 // consumeAll runs an orders consumer until the stored offsets reach the
 // topic's end offsets, then stops it and requires a clean stop.
 func consumeAll(t *testing.T, ctx context.Context, db *store.DB, cfg streaming.Config) {
@@ -108,7 +79,7 @@ func consumeWith(t *testing.T, ctx context.Context, db *store.DB, cfg streaming.
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- c.Run(runCtx) }()
-	waitCaughtUp(t, ctx, db, cfg.Brokers, cfg.Topic, len(cfg.Partitions))
+	testenv.WaitCaughtUp(t, ctx, db, cfg.Brokers, cfg.Topic, len(cfg.Partitions))
 	stop()
 	if err := <-done; err != nil {
 		t.Fatalf("consumer: %v", err)

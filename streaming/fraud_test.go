@@ -262,7 +262,7 @@ func TestOrderConsumer_ScoresEveryOrderFromKafkaOnceAndAlertsOnCardTesting(t *te
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- c.Run(runCtx) }()
-	waitCaughtUp(t, ctx, s.DB, cfg.Brokers, cfg.Topic, 1)
+	testenv.WaitCaughtUp(t, ctx, s.DB, cfg.Brokers, cfg.Topic, 1)
 	stop()
 	if err := <-done; err != nil {
 		t.Fatalf("consumer: %v", err)

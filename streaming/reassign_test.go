@@ -123,7 +123,7 @@ func TestConsumers_ReassignedToOtherCountsThroughTheFence(t *testing.T) {
 	cfg.Owner = "three"
 	stopThree := runConsumers(t, ctx, s.DB, cfg, roundRobin(partitions, 3))
 	produce(1500)
-	waitCaughtUp(t, ctx, s.DB, brokers, topic, partitions)
+	testenv.WaitCaughtUp(t, ctx, s.DB, brokers, topic, partitions)
 	for _, err := range append(stopTwo(), stopThree()...) {
 		if err != nil && !errors.Is(err, store.ErrFenced) {
 			t.Fatalf("an owner failed other than by the fence: %v", err)
@@ -133,7 +133,7 @@ func TestConsumers_ReassignedToOtherCountsThroughTheFence(t *testing.T) {
 	produce(1000)
 	cfg.Owner = "one"
 	stopOne := runConsumers(t, ctx, s.DB, cfg, roundRobin(partitions, 1))
-	waitCaughtUp(t, ctx, s.DB, brokers, topic, partitions)
+	testenv.WaitCaughtUp(t, ctx, s.DB, brokers, topic, partitions)
 	for _, err := range stopOne() {
 		if err != nil {
 			t.Fatalf("the single owner: %v", err)

@@ -10,6 +10,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -161,4 +162,26 @@ func WaitFor(ctx context.Context, t testing.TB, what string, cond func() (bool, 
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+// WaitCaughtUp waits until db's stored offsets of every partition of topic
+// equal the topic's end offsets as they are when it is called.
+func WaitCaughtUp(t testing.TB, ctx context.Context, db *store.DB, brokers []string, topic string, partitions int) {
+	t.Helper()
+	end, err := streaming.EndOffsets(ctx, brokers, topic, partitions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var states []store.PartitionState
+	WaitFor(ctx, t, fmt.Sprintf("the stored offsets of %s to reach the end offsets %v", topic, end), func() (bool, error) {
+		states, err = db.Offsets(ctx, topic)
+		if err != nil {
+			return false, err
+		}
+		done := len(states) == partitions
+		for _, s := range states {
+			done = done && s.NextOffset == end[s.Partition]
+		}
+		return done, nil
+	})
 }
