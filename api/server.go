@@ -237,6 +237,8 @@ func New(cfg Config, db *store.DB, log *slog.Logger) (*Server, error) {
 	s.routes = append(s.routes, s.docsRoutes()...)
 	s.routes = append(s.routes, s.readRoutes()...)
 	s.routes = append(s.routes, s.operateRoutes()...)
+	s.routes = append(s.routes, s.modelRoutes()...)
+	s.routes = append(s.routes, s.decisionRoutes()...)
 	s.routes = append(s.routes, s.adminRoutes()...)
 	s.routes = append(s.routes, s.workflowRoutes()...)
 	s.routes = append(s.routes, s.liveRoutes()...)
