@@ -455,7 +455,7 @@ func (s *Server) handleDataQuality(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, pageOf(rows, q.Limit-1, func(d store.DQRow) QualityCheck {
 		details := d.Details
-		if len(details) == 0 {
+		if len(details) == 0 || string(details) == "null" {
 			details = json.RawMessage(`{}`)
 		}
 		return QualityCheck{Table: d.Table, Grain: d.Grain, Check: d.Check, PeriodStart: d.PeriodStart.Format(time.RFC3339),
