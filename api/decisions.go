@@ -117,7 +117,7 @@ func (s *Server) decideOrder(w http.ResponseWriter, r *http.Request, approve boo
 		s.temporalDown(w, r, nil)
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), updateTimeout)
+	ctx, cancel := context.WithTimeout(r.Context(), s.updateTimeout)
 	defer cancel()
 	h, err := s.cfg.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
 		WorkflowID: po.WorkflowID, UpdateName: updateDecide, Args: []any{d}, WaitForStage: client.WorkflowUpdateStageCompleted,
@@ -127,7 +127,7 @@ func (s *Server) decideOrder(w http.ResponseWriter, r *http.Request, approve boo
 		err = h.Get(ctx, &decided)
 	}
 	if err != nil {
-		s.updateError(w, r, po, err)
+		s.updateError(w, r, po, ctx.Err() != nil, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, purchaseOrderOf(decided))
@@ -138,7 +138,9 @@ func (s *Server) decideOrder(w http.ResponseWriter, r *http.Request, approve boo
 var refusedFields = map[string]string{"quantity": "/quantity", "approver": "/approver"}
 
 // updateError answers a failed "decide" Update.
-func (s *Server) updateError(w http.ResponseWriter, r *http.Request, po store.PurchaseOrder, err error) {
+// timedOut: the Update's own deadline passed (the workflow is running but
+// nothing answered: no worker on its task queue, say).
+func (s *Server) updateError(w http.ResponseWriter, r *http.Request, po store.PurchaseOrder, timedOut bool, err error) {
 	var notFound *serviceerror.NotFound
 	var app *temporal.ApplicationError
 	switch {
@@ -157,6 +159,9 @@ func (s *Server) updateError(w http.ResponseWriter, r *http.Request, po store.Pu
 		}
 		writeProblem(w, r, Problem{Type: ProblemConflict, Title: "Conflict", Status: http.StatusConflict,
 			Detail: fmt.Sprintf("the replenishment workflow did not apply the decision on %s: %s", po.ID, msg)})
+	case timedOut && r.Context().Err() == nil:
+		writeProblem(w, r, unavailable(fmt.Sprintf("the replenishment workflow %s did not answer within %s: is a worker running on its task queue?",
+			po.WorkflowID, s.updateTimeout), s.cfg.RetryAfter))
 	default:
 		s.temporalDown(w, r, err)
 	}

@@ -1,13 +1,18 @@
 package api
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/log"
 
 	"github.com/shoppulse/shoppulse/internal/batchseed"
 	"github.com/shoppulse/shoppulse/internal/testenv"
@@ -210,17 +215,51 @@ func TestReplenishmentDecision_ThroughTheRunningWorkflow(t *testing.T) {
 	}
 }
 
-// TestReplenishmentDecision_WithoutTemporal: the order exists but no
-// Temporal client is configured: 503, and nothing changes.
-func TestReplenishmentDecision_WithoutTemporal(t *testing.T) {
-	a := newReadAPI(t, Config{})
-	ctx := testenv.Context(t, time.Minute)
-	po, err := a.DB.DraftPurchaseOrder(ctx, store.PurchaseOrder{ID: "po-1", ProductID: "sku-1", WarehouseID: "wh-1", Quantity: 5,
-		UnitCostMinor: 100, Currency: "GBP", WorkflowID: "shoppulse-replenish-sku-1@wh-1", Plan: []byte(`{}`),
+// TestReplenishmentDecision_WorkflowWithoutWorker: the order's workflow is
+// running but no worker serves its task queue, so the Update is never
+// answered: 503 after the timeout, and the order is unchanged.
+func TestReplenishmentDecision_WorkflowWithoutWorker(t *testing.T) {
+	ctx := testenv.Context(t, 2*time.Minute)
+	schema := testenv.DB(t)
+	c, err := client.Dial(client.Options{HostPort: testenv.TemporalAddress(t), Logger: log.NewStructuredLogger(slog.New(slog.DiscardHandler))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	id := testenv.Name("replenish-no-worker")
+	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: id, WorkflowExecutionTimeout: 10 * time.Minute}, "ReplenishProduct")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.TerminateWorkflow(context.Background(), run.GetID(), run.GetRunID(), "test over") })
+	a := newReadAPIOn(t, schema.DB, Config{Temporal: c})
+	a.Server.updateTimeout = 2 * time.Second
+	draftFor(t, a.DB, id)
+	ans := a.do(t, http.MethodPost, "/v1/replenishment/orders/po-1/approve", a.Keys[ScopeOperate], nil)
+	if pr := decode[Problem](t, ans.Body); ans.Status != http.StatusServiceUnavailable || !strings.Contains(pr.Detail, "did not answer") {
+		t.Errorf("approve without a worker: %d %s", ans.Status, ans.Body)
+	}
+	if po, err := a.DB.PurchaseOrder(ctx, "po-1"); err != nil || po.Status != store.POAwaitingApproval {
+		t.Errorf("order after the timeout: %+v %v", po, err)
+	}
+}
+
+// draftFor stores po-1 awaiting approval, held by the workflow wid.
+func draftFor(t *testing.T, db *store.DB, wid string) {
+	t.Helper()
+	po, err := db.DraftPurchaseOrder(testenv.Context(t, time.Minute), store.PurchaseOrder{ID: "po-1", ProductID: "sku-1", WarehouseID: "wh-1", Quantity: 5,
+		UnitCostMinor: 100, Currency: "GBP", WorkflowID: wid, Plan: []byte(`{}`),
 		ApprovalDeadline: time.Now().Add(time.Hour)}, true, store.Lineage{RunID: "r", Workflow: "test", Step: "draft", Started: time.Now(), Outputs: map[string]any{}})
 	if err != nil || po.Status != store.POAwaitingApproval {
 		t.Fatalf("draft: %+v %v", po, err)
 	}
+}
+
+// TestReplenishmentDecision_WithoutTemporal: the order exists but no
+// Temporal client is configured: 503, and nothing changes.
+func TestReplenishmentDecision_WithoutTemporal(t *testing.T) {
+	a := newReadAPI(t, Config{})
+	draftFor(t, a.DB, "shoppulse-replenish-sku-1@wh-1")
 	ans := a.do(t, http.MethodPost, "/v1/replenishment/orders/po-1/approve", a.Keys[ScopeOperate], nil)
 	if pr := decode[Problem](t, ans.Body); ans.Status != http.StatusServiceUnavailable || pr.Type != ProblemUnavailable {
 		t.Errorf("approve without Temporal: %d %s", ans.Status, ans.Body)
