@@ -230,6 +230,11 @@ type ForecastDay struct {
 	Forecast float64 `json:"forecast"`
 }
 
+// productKey is the cursor of lists ordered by product id.
+type productKey struct {
+	P string `json:"p"`
+}
+
 func (s *Server) handleForecasts(w http.ResponseWriter, r *http.Request) {
 	p := newParams(r)
 	q := store.ForecastQuery{
@@ -238,9 +243,7 @@ func (s *Server) handleForecasts(w http.ResponseWriter, r *http.Request) {
 		Days:      p.intIn("days", 14, 1, 366),
 		Limit:     p.limit(),
 	}
-	var k struct {
-		P string `json:"p"`
-	}
+	var k productKey
 	if p.cursor(&k) {
 		q.After = k.P
 	}
@@ -262,11 +265,7 @@ func (s *Server) handleForecasts(w http.ResponseWriter, r *http.Request) {
 			out.ForecastTotal += d.Forecast
 		}
 		return out
-	}, func(f store.ForecastRow) any {
-		return struct {
-			P string `json:"p"`
-		}{f.ProductID}
-	}))
+	}, func(f store.ForecastRow) any { return productKey{P: f.ProductID} }))
 }
 
 // PurchaseOrder is a replenishment order.
