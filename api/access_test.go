@@ -14,7 +14,7 @@ import (
 // samplePath fills a route's path parameters with plausible values.
 func samplePath(pattern string) string {
 	r := strings.NewReplacer("{id}", "1", "{customer_id}", "c-1", "{order_id}", "o-1", "{dimension}", "products",
-		"{type}", "order_placed", "{file...}", "")
+		"{type}", "order_placed", "{file...}", "", "{po_id}", "po-1", "{product_id}", "sku-1")
 	p := r.Replace(pattern)
 	if strings.HasPrefix(pattern, "/v1/admin/keys/") {
 		p = "/v1/admin/keys/0123456789abcdef"

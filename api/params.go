@@ -204,6 +204,22 @@ func (p *params) instant(name string, def time.Time, loc *time.Location) time.Ti
 	return def
 }
 
+// date returns an optional calendar date parameter (YYYY-MM-DD) as its
+// midnight UTC, zero when absent: the as-of dates of the batch side's
+// results are UTC days.
+func (p *params) date(name string) time.Time {
+	v, ok := p.raw(name)
+	if !ok {
+		return time.Time{}
+	}
+	d, err := time.Parse(time.DateOnly, v)
+	if err != nil {
+		p.fail(name, "%q is not a date (YYYY-MM-DD)", v)
+		return time.Time{}
+	}
+	return d
+}
+
 // limit returns the page size: 1 to 500, 50 by default.
 func (p *params) limit() int { return p.intIn("limit", 50, 1, 500) }
 

@@ -35,7 +35,13 @@ type readAPI struct {
 
 func newReadAPI(t testing.TB, cfg Config) *readAPI {
 	t.Helper()
-	db := testenv.DB(t).DB
+	return newReadAPIOn(t, testenv.DB(t).DB, cfg)
+}
+
+// newReadAPIOn is newReadAPI over a schema the test made itself (to share
+// it with a worker).
+func newReadAPIOn(t testing.TB, db *store.DB, cfg Config) *readAPI {
+	t.Helper()
 	if cfg.Brokers == nil {
 		cfg.Brokers = testenv.Brokers(t)
 	}

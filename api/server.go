@@ -170,6 +170,8 @@ type Server struct {
 	rateLimited prometheus.Counter
 	// live shares one poll of the data version among the live streams.
 	live *liveHub
+	// updateTimeout bounds a decision's Update (updateTimeout; shorter in tests).
+	updateTimeout time.Duration
 }
 
 // route is one endpoint: the OpenAPI test checks the document against them.
@@ -210,8 +212,9 @@ func New(cfg Config, db *store.DB, log *slog.Logger) (*Server, error) {
 			WriteBackoffMax:        500 * time.Millisecond,
 			AllowAutoTopicCreation: false,
 		},
-		slots: make(chan struct{}, cfg.MaxInFlight),
-		now:   time.Now,
+		slots:         make(chan struct{}, cfg.MaxInFlight),
+		now:           time.Now,
+		updateTimeout: updateTimeout,
 	}
 	if cfg.Metrics == nil {
 		cfg.Metrics = prometheus.NewRegistry()
@@ -242,6 +245,8 @@ func New(cfg Config, db *store.DB, log *slog.Logger) (*Server, error) {
 	s.routes = append(s.routes, s.docsRoutes()...)
 	s.routes = append(s.routes, s.readRoutes()...)
 	s.routes = append(s.routes, s.operateRoutes()...)
+	s.routes = append(s.routes, s.modelRoutes()...)
+	s.routes = append(s.routes, s.decisionRoutes()...)
 	s.routes = append(s.routes, s.adminRoutes()...)
 	s.routes = append(s.routes, s.workflowRoutes()...)
 	s.routes = append(s.routes, s.liveRoutes()...)

@@ -18,8 +18,10 @@ import (
 
 	"github.com/shoppulse/shoppulse/api"
 	"github.com/shoppulse/shoppulse/events"
+	"github.com/shoppulse/shoppulse/internal/batchseed"
 	"github.com/shoppulse/shoppulse/internal/testenv"
 	"github.com/shoppulse/shoppulse/store"
+	"github.com/shoppulse/shoppulse/workflows"
 )
 
 // chromium finds Debian's chromium. Without it the test skips, or fails
@@ -236,9 +238,14 @@ func TestDashboardInChromium(t *testing.T) {
 	db := schema.DB
 	ctx := testenv.Context(t, 10*time.Minute)
 	s := seedShop(t, ctx, db)
+	batch := batchseed.Seed(t, ctx, db)
+	// A real replenishment workflow on the dev server holds an order for
+	// approval; the API sends decisions to it through its Update.
+	replen := batchseed.StartReplenisher(t, ctx, db)
+	po := replen.AwaitApproval(t, ctx, "p-"+testenv.Name("kettle-order"))
 
 	// The API needs no broker for reads: ingest is not used here.
-	srv, err := api.New(api.Config{Brokers: []string{"127.0.0.1:1"}, DefaultReorderPoint: s.defaultReorderPoint}, db, nil)
+	srv, err := api.New(api.Config{Brokers: []string{"127.0.0.1:1"}, DefaultReorderPoint: s.defaultReorderPoint, Temporal: replen.C}, db, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -286,15 +293,16 @@ func TestDashboardInChromium(t *testing.T) {
 	t.Run("panels render the seeded data and follow the hot path live", func(t *testing.T) {
 		p := newPage(t, browser, hs.URL)
 		p.login(operator)
-		p.waitPanels("kpis", "hourly", "funnel", "top-products", "top-categories", "fraud", "stock", "anomalies")
+		p.waitPanels("kpis", "hourly", "funnel", "top-products", "top-categories", "fraud", "stock", "anomalies",
+			"forecasts", "replenishment", "pricing", "data-quality", "segments")
 		charts := eval[map[string]chartState](p, "read the charts", chartsJS)
-		for _, id := range []string{"kpis", "hourly", "funnel", "top-products", "top-categories", "anomalies"} {
+		for _, id := range []string{"kpis", "hourly", "funnel", "top-products", "top-categories", "anomalies", "forecasts", "segments"} {
 			if c, ok := charts[id]; !ok || c.Points == 0 || !c.Drawn {
 				t.Errorf("chart of %s: %+v (present %v)", id, c, ok)
 			}
 		}
-		want := s.ordersToday(t, ctx)
-		p.waitText(`#panel-kpis [data-kpi="Orders today"] .value`, fmt.Sprint(want))
+		want0 := s.ordersToday(t, ctx)
+		p.waitText(`#panel-kpis [data-kpi="Orders today"] .value`, fmt.Sprint(want0))
 		if cur := eval[string](p, "currency", `document.querySelector('#currency').value`); cur != "GBP" {
 			t.Errorf("currency %q, want GBP (the most revenue today)", cur)
 		}
@@ -303,6 +311,28 @@ func TestDashboardInChromium(t *testing.T) {
 		if fraudRows != len(s.fraudOrders) || stockRows == 0 {
 			t.Errorf("fraud queue rows %d, want %d; stock rows %d", fraudRows, len(s.fraudOrders), stockRows)
 		}
+		// The batch side's panels show the seeded rows.
+		rows := eval[map[string][]string](p, "batch panel rows", `Object.fromEntries(['forecasts', 'replenishment', 'pricing', 'data-quality', 'segments'].map(id =>
+			[id, [...document.querySelectorAll('#panel-' + id + ' tbody tr')].map(r => r.dataset.key)]))`)
+		want := map[string][]string{
+			"forecasts":     batch.Products,
+			"replenishment": {po.ID},
+			"pricing":       {fmt.Sprint(batch.Pricing["p-kettle"]), fmt.Sprint(batch.Pricing["p-mug"])},
+			"data-quality":  {"orders/hour/volume", "orders/hour/freshness", "sessions/hour/nulls"},
+			"segments":      {"0", "1", "c-gone"}, // the clusters, then the customers at risk
+		}
+		for id, keys := range want {
+			got := slices.Clone(rows[id])
+			slices.Sort(got)
+			keys = slices.Clone(keys)
+			slices.Sort(keys)
+			if !slices.Equal(got, keys) {
+				t.Errorf("panel %s rows %v, want %v", id, rows[id], keys)
+			}
+		}
+		if first := rows["data-quality"]; len(first) == 0 || first[0] != "orders/hour/"+batch.FailedCheck {
+			t.Errorf("data quality: the failed check is not first: %v", first)
+		}
 		p.screenshot("dashboard")
 
 		// A new batch on the hot path reaches the page over /v1/live.
@@ -310,10 +340,10 @@ func TestDashboardInChromium(t *testing.T) {
 			s.order("c-live", s.today(2*time.Second), "GBP", 1, ""),
 			s.order("c-live", s.today(time.Second), "GBP", 1, ""),
 		})
-		if got := s.ordersToday(t, ctx); got != want+2 {
-			t.Fatalf("orders today in Postgres %d, want %d", got, want+2)
+		if got := s.ordersToday(t, ctx); got != want0+2 {
+			t.Fatalf("orders today in Postgres %d, want %d", got, want0+2)
 		}
-		p.waitText(`#panel-kpis [data-kpi="Orders today"] .value`, fmt.Sprint(want+2))
+		p.waitText(`#panel-kpis [data-kpi="Orders today"] .value`, fmt.Sprint(want0+2))
 		p.noProblems()
 	})
 
@@ -355,9 +385,55 @@ func TestDashboardInChromium(t *testing.T) {
 		p.noProblems(regexp.MustCompile(`status of 403`))
 	})
 
-	// Replenishment approvals need the replenishment workflow and its API
-	// (another part of issue 6): its panel is declared (panels.js) and
-	// appears once GET /v1/replenishment/orders is served.
+	t.Run("a replenishment approval reaches the workflow", func(t *testing.T) {
+		p := newPage(t, browser, hs.URL)
+		p.login(operator)
+		p.waitPanels("replenishment", "pricing")
+		// Clicked in one script turn (see the fraud decisions).
+		p.do("approve the order",
+			chromedp.Poll[chromedp.Void](fmt.Sprintf(`(() => { const b = document.querySelector('#panel-replenishment tr[data-key=%q] button[data-action="approve"]'); if (b) b.click(); return !!b; })()`, po.ID),
+				chromedp.WithPollingTimeout(stepTimeout)))
+		p.waitText("#notice", "Approve: "+po.ID+": done")
+		// The workflow applied its Update: it holds the approved order and
+		// goes on to send it, which Postgres shows.
+		replen.WaitFor(t, ctx, "the approved order sent by its workflow", func() bool {
+			o, err := db.PurchaseOrder(ctx, po.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return o.Status == store.POSent
+		})
+		got, err := db.PurchaseOrder(ctx, po.ID)
+		if err != nil || got.DecidedBy != operatorID || got.Quantity != po.Quantity {
+			t.Fatalf("order after the click: %+v %v, want decided by %s", got, err, operatorID)
+		}
+		v, err := replen.C.QueryWorkflow(ctx, po.WorkflowID, "", workflows.QueryReplenishState)
+		var st workflows.ReplenishState
+		if err == nil {
+			err = v.Get(&st)
+		}
+		if err != nil || st.Phase != workflows.PhaseAwaitingReceipt || st.PO == nil || st.PO.ID != po.ID || st.PO.DecidedBy != operatorID {
+			t.Fatalf("workflow state after the click: %+v %v", st, err)
+		}
+		p.waitText(fmt.Sprintf(`#panel-replenishment tr[data-key=%q]`, po.ID), store.POSent)
+		if n := eval[int](p, "buttons left", fmt.Sprintf(`document.querySelectorAll('#panel-replenishment tr[data-key=%q] button').length`, po.ID)); n != 0 {
+			t.Errorf("%d buttons left on the sent order", n)
+		}
+
+		// A pricing recommendation is approved in Postgres.
+		id := fmt.Sprint(batch.Pricing["p-kettle"])
+		p.do("approve a price",
+			chromedp.Poll[chromedp.Void](fmt.Sprintf(`(() => { const b = document.querySelector('#panel-pricing tr[data-key=%q] button[data-action="approve"]'); if (b) b.click(); return !!b; })()`, id),
+				chromedp.WithPollingTimeout(stepTimeout)))
+		p.waitText(fmt.Sprintf(`#panel-pricing tr[data-key=%q]`, id), store.PriceApproved)
+		var status, by string
+		if err := db.Pool.QueryRow(ctx, `SELECT status, decided_by FROM pricing_recommendations WHERE id = $1`, batch.Pricing["p-kettle"]).Scan(&status, &by); err != nil ||
+			status != store.PriceApproved || by != operatorID {
+			t.Fatalf("price after the click: %s by %s (%v)", status, by, err)
+		}
+		p.screenshot("replenishment-approved")
+		p.noProblems()
+	})
 }
 
 func newKey(t *testing.T, ctx context.Context, db *store.DB, name string, scopes ...string) (token, id string) {

@@ -9,7 +9,8 @@
 //   render(body, data, ctx, panel)
 //                  draws it; panel.slot(name, make) keeps an element (a chart)
 //                  across refreshes
-// To add a panel, append an entry; listPanel() covers "a list with actions".
+// To add a panel, append an entry; listPanel() covers "a list with actions"
+// (its rows keyed by idField or key(row), optionally ordered by sort).
 import {
   el, money, int, pct, when, addDays, change, table, badge, replace, chart, chartBox, major,
 } from './ui.js';
@@ -312,11 +313,42 @@ export const PANELS = [
       }));
     },
   },
-  // The batch side. These lists appear once the API serves their routes.
-  listPanel({
-    id: 'forecasts', title: 'Demand forecasts', path: '/v1/forecasts',
-    caption: 'Latest forecasts per product',
-  }),
+  // The batch side. These panels appear once the API serves their routes.
+  {
+    id: 'forecasts',
+    title: 'Demand forecasts',
+    wide: true,
+    needs: ['GET /v1/forecasts'],
+    load: ctx => ctx.get('/v1/forecasts', { limit: 10, days: 28 }),
+    render(body, d, ctx, panel) {
+      const box = panel.slot('chart', () => chartBox('Forecast demand per day and product over the next four weeks, in units'));
+      replace(body, box, table({
+        caption: 'Latest forecast per product: the method chosen for its demand class, and its MASE on the holdout (below the seasonal naive\'s is better)',
+        key: f => f.product_id,
+        empty: 'No forecast yet.',
+        columns: [
+          { label: 'Product', value: f => f.product_id },
+          { label: 'Method', value: f => f.method },
+          { label: 'Demand', value: f => f.demand_class },
+          { label: 'MASE', num: true, value: f => (f.mase === null ? '–' : f.mase.toFixed(2)) },
+          { label: 'Seasonal naive MASE', num: true, value: f => (f.snaive_mase === null ? '–' : f.snaive_mase.toFixed(2)) },
+          { label: 'Units, 4 weeks', num: true, value: f => f.forecast_total.toFixed(0) },
+          { label: 'As of', value: f => f.as_of },
+        ],
+        rows: d.items,
+      }));
+      chart(box, {
+        tooltip: { trigger: 'axis' },
+        legend: { top: 0, type: 'scroll' },
+        grid: { left: 50, right: 16, top: 30, bottom: 30 },
+        xAxis: { type: 'time', axisLabel: { hideOverlap: true } },
+        yAxis: { type: 'value' },
+        series: d.items.map(f => ({
+          name: f.product_id, type: 'line', showSymbol: false, data: f.days.map(x => [Date.parse(x.date), x.forecast]),
+        })),
+      });
+    },
+  },
   listPanel({
     id: 'replenishment', title: 'Replenishment orders', path: '/v1/replenishment/orders', wide: true,
     caption: 'Purchase orders; those awaiting approval wait for a decision (the workflow\'s Update)',
@@ -328,7 +360,7 @@ export const PANELS = [
     ],
   }),
   listPanel({
-    id: 'pricing', title: 'Pricing recommendations', path: '/v1/pricing/recommendations',
+    id: 'pricing', title: 'Pricing recommendations', path: '/v1/pricing/recommendations', wide: true,
     caption: 'Recommended prices per product',
     cols: ['product_id', 'currency', 'current_price_minor', 'recommended_price_minor', 'elasticity', 'status'],
     actions: [
@@ -337,9 +369,65 @@ export const PANELS = [
     ],
   }),
   listPanel({
-    id: 'data-quality', title: 'Data quality', path: '/v1/data-quality',
-    caption: 'Latest data-quality checks',
+    id: 'data-quality', title: 'Data quality', path: '/v1/data-quality', wide: true,
+    caption: 'Latest result of each check, per table; failed checks first',
+    key: r => `${r.table}/${r.grain}/${r.check}`,
+    cols: ['table', 'grain', 'check', 'period_start', 'passed', 'value', 'threshold', 'score'],
+    sort: (a, b) => Number(a.passed) - Number(b.passed),
   }),
+  {
+    id: 'segments',
+    title: 'Customer segments and churn risk',
+    wide: true,
+    needs: ['GET /v1/segments', 'GET /v1/churn'],
+    async load(ctx) {
+      const [segments, churn] = await Promise.all([
+        ctx.get('/v1/segments'),
+        ctx.get('/v1/churn', { limit: 10, max_p_alive: 0.5 }),
+      ]);
+      return { segments, churn: churn.items };
+    },
+    render(body, d, ctx, panel) {
+      const rfm = [...d.segments.rfm_segments].reverse(); // the largest on top
+      const box = panel.slot('chart', () => chartBox('Customers per RFM segment'));
+      replace(body, box,
+        table({
+          caption: `K-means clusters${d.segments.as_of ? ` as of ${d.segments.as_of}` : ''}: size and mean recency, orders and spend`,
+          key: c => String(c.cluster),
+          empty: 'No segmentation yet.',
+          columns: [
+            { label: 'Cluster', value: c => String(c.cluster) },
+            { label: 'Customers', num: true, value: c => int(c.customers) },
+            { label: 'Recency, days', num: true, value: c => c.mean_recency_days.toFixed(1) },
+            { label: 'Orders', num: true, value: c => c.mean_orders.toFixed(1) },
+            { label: 'Spend, minor units', num: true, value: c => int(Math.round(c.mean_monetary_minor)) },
+            { label: 'Mostly', value: c => c.top_segment },
+          ],
+          rows: d.segments.clusters,
+        }),
+        table({
+          caption: 'Customers most likely gone (BG/NBD: chance still active below 50%), with their expected value',
+          key: c => c.customer_id,
+          empty: 'No customer at risk.',
+          columns: [
+            { label: 'Customer', value: c => c.customer_id },
+            { label: 'Segment', value: c => c.segment || '–' },
+            { label: 'Still active', num: true, value: c => pct(c.p_alive) },
+            { label: 'Expected purchases', num: true, value: c => c.expected_purchases.toFixed(2) },
+            { label: 'Lifetime value', num: true, value: c => money(c.clv_minor, c.currency) },
+          ],
+          rows: d.churn,
+        }));
+      chart(box, {
+        tooltip: { trigger: 'axis', axisPointer: { type: 'shadow' } },
+        grid: { left: 120, right: 24, top: 10, bottom: 24 },
+        xAxis: { type: 'value', minInterval: 1 },
+        yAxis: { type: 'category', data: rfm.map(s => s.segment), axisLabel: { width: 110, overflow: 'truncate' } },
+        series: [{ name: 'Customers', type: 'bar', data: rfm.map(s => s.customers), barMaxWidth: 18 }],
+      });
+      if (rfm.length === 0) body.append(el('p', { class: 'empty', text: 'No segmentation yet.' }));
+    },
+  },
 ];
 
 // topPanel ranks the values of one dimension by revenue today.
@@ -370,15 +458,16 @@ function topPanel(id, title, dimension) {
 // item's currency, instants in the zone, fractions with two digits.
 function cell(r, f, zone) {
   const v = r[f];
+  if (typeof v === 'boolean') return v ? 'yes' : 'no';
   if (typeof v === 'number' && f.endsWith('_minor') && r.currency) return money(v, r.currency);
   if (typeof v === 'number') return Number.isInteger(v) ? int(v) : v.toFixed(2);
-  if (typeof v === 'string' && /(_at|_deadline|^time)$/.test(f) && !Number.isNaN(Date.parse(v))) return when(v, zone);
+  if (typeof v === 'string' && /(_at|_deadline|_start|^time)$/.test(f) && !Number.isNaN(Date.parse(v))) return when(v, zone);
   return v;
 }
 
 // listPanel shows a list route's items as a table: the columns are the
 // items' scalar fields (or cols), and actions become buttons per row.
-function listPanel({ id, title, path, wide, caption, cols, idField = 'id', actions = [] }) {
+function listPanel({ id, title, path, wide, caption, cols, idField = 'id', key, sort, actions = [] }) {
   return {
     id,
     title,
@@ -386,13 +475,14 @@ function listPanel({ id, title, path, wide, caption, cols, idField = 'id', actio
     needs: [`GET ${path}`],
     load: ctx => ctx.get(path, { limit: 20 }),
     render(body, d, ctx) {
-      const items = Array.isArray(d) ? d : d.items || [];
+      const items = [...(Array.isArray(d) ? d : d.items || [])];
+      if (sort) items.sort(sort);
       const scalar = k => items[0][k] === null || typeof items[0][k] !== 'object';
       const fields = items[0] ? (cols ? cols.filter(k => k in items[0]) : Object.keys(items[0]).filter(scalar)) : [];
       const usable = actions.filter(a => ctx.has(`${a.method} ${a.path('{id}')}`));
       replace(body, table({
         caption,
-        key: r => String(r[idField]),
+        key: key || (r => String(r[idField])),
         empty: 'Nothing yet.',
         columns: [
           ...fields.map(f => ({
