@@ -91,7 +91,7 @@ func applyClickstream(ctx context.Context, tx pgx.Tx, b ClickstreamBatch, wm tim
 		}
 		return d
 	}
-	touched := map[string]time.Time{} // session id -> its earliest new event
+	touched := map[string]bool{}
 	for _, e := range evs {
 		if !inserted[e.EventID] {
 			res.Duplicates++
@@ -99,9 +99,7 @@ func applyClickstream(ctx context.Context, tx pgx.Tx, b ClickstreamBatch, wm tim
 		}
 		delete(inserted, e.EventID) // a repeat inside the batch counts once
 		res.Applied++
-		if t, ok := touched[e.SessionID]; !ok || e.EventTime.Before(t) {
-			touched[e.SessionID] = e.EventTime.UTC()
-		}
+		touched[e.SessionID] = true
 		d := minute(e.EventTime)
 		switch e.Type {
 		case "page_view":
@@ -133,11 +131,7 @@ func applyClickstream(ctx context.Context, tx pgx.Tx, b ClickstreamBatch, wm tim
 		ids = append(ids, id)
 	}
 	sort.Strings(ids)
-	firsts := make([]time.Time, len(ids))
-	for i, id := range ids {
-		firsts[i] = touched[id]
-	}
-	oldStarts, newStarts, err := rebuildSessions(ctx, tx, ids, firsts, b.SessionGap)
+	oldStarts, newStarts, err := rebuildSessions(ctx, tx, ids, b.SessionGap)
 	if err != nil {
 		return res, err
 	}
@@ -158,45 +152,15 @@ func applyClickstream(ctx context.Context, tx pgx.Tx, b ClickstreamBatch, wm tim
 // that changes no indexed column is a HOT update that writes no index entry
 // (the table keeps free space on its pages for it). Its start is neither
 // removed nor added, which is the net effect of a delete and an insert.
-func rebuildSessions(ctx context.Context, tx pgx.Tx, ids []string, firsts []time.Time, gap time.Duration) (oldStarts, newStarts []time.Time, err error) {
-	// Only the part of a session id's history from since on can change:
-	// since is its earliest new event, or the start of an earlier stored
-	// session that ends within the gap of it (or later). A stored session
-	// that ends more than the gap before the earliest new event keeps its
-	// events, and more than the gap separates it from everything after, so
-	// it stays as it is. Reading events from since on (rather than all of
-	// the id's) lets the daily partitions of clickstream_events before it be
-	// pruned: with months of retention, most of them.
+func rebuildSessions(ctx context.Context, tx pgx.Tx, ids []string, gap time.Duration) (oldStarts, newStarts []time.Time, err error) {
+	// An event opens a session when it is its session id's first or comes
+	// more than the gap after the previous one; the running count of
+	// openings numbers the sessions of a session id.
 	rows, err := tx.Query(ctx, `
-		SELECT least(u.first, (SELECT min(s.started_at) FROM click_sessions s
-		                        WHERE s.session_id = u.id AND s.ended_at >= u.first - ($3::bigint * interval '1 microsecond')))
-		  FROM unnest($1::text[], $2::timestamptz[]) WITH ORDINALITY AS u(id, first, i)
-		 ORDER BY u.i`, ids, firsts, gap.Microseconds())
-	if err != nil {
-		return nil, nil, fmt.Errorf("rebuild sessions: %w", err)
-	}
-	since, err := pgx.CollectRows(rows, pgx.RowTo[time.Time])
-	if err != nil {
-		return nil, nil, fmt.Errorf("rebuild sessions: %w", err)
-	}
-	if len(since) != len(ids) {
-		return nil, nil, fmt.Errorf("rebuild sessions: %d bounds for %d session ids", len(since), len(ids))
-	}
-	earliest := since[0]
-	for _, t := range since {
-		if t.Before(earliest) {
-			earliest = t
-		}
-	}
-	// An event opens a session when it is its session id's first (from
-	// since) or comes more than the gap after the previous one; the running
-	// count of openings numbers the sessions of a session id.
-	rows, err = tx.Query(ctx, `
 		WITH ev AS (
 		    SELECT e.*, CASE WHEN e.event_time - lag(e.event_time) OVER w <= ($2::bigint * interval '1 microsecond') THEN 0 ELSE 1 END AS opens
 		      FROM clickstream_events e
-		      JOIN unnest($1::text[], $3::timestamptz[]) AS b(id, since) ON e.session_id = b.id AND e.event_time >= b.since
-		     WHERE e.session_id = ANY($1::text[]) AND e.event_time >= $4::timestamptz
+		     WHERE e.session_id = ANY($1::text[])
 		    WINDOW w AS (PARTITION BY e.session_id ORDER BY e.event_time, e.event_id)
 		), numbered AS (
 		    SELECT ev.*, sum(opens) OVER (PARTITION BY session_id ORDER BY event_time, event_id) AS n
@@ -230,7 +194,7 @@ func rebuildSessions(ctx context.Context, tx pgx.Tx, ids []string, firsts []time
 		       searches = excluded.searches, cart_adds = excluded.cart_adds, cart_removes = excluded.cart_removes,
 		       checkout = excluded.checkout, device = excluded.device, entry_page = excluded.entry_page,
 		       referrer = excluded.referrer, updated_at = now()
-		RETURNING session_key, started_at, (xmax = 0) AS added`, ids, gap.Microseconds(), since, earliest)
+		RETURNING session_key, started_at, (xmax = 0) AS added`, ids, gap.Microseconds())
 	if err != nil {
 		return nil, nil, fmt.Errorf("rebuild sessions: %w", err)
 	}
@@ -247,12 +211,11 @@ func rebuildSessions(ctx context.Context, tx pgx.Tx, ids []string, firsts []time
 	}); err != nil {
 		return nil, nil, fmt.Errorf("rebuild sessions: %w", err)
 	}
-	// Sessions from since on that the rebuild no longer has (a late event
-	// merged two, or moved a start) go.
+	// Sessions the rebuild no longer has (a late event merged two, or moved
+	// a start) go.
 	rows, err = tx.Query(ctx, `
-		DELETE FROM click_sessions s USING unnest($1::text[], $3::timestamptz[]) AS b(id, since)
-		 WHERE s.session_id = b.id AND s.started_at >= b.since AND s.session_key <> ALL($2::text[])
-		RETURNING s.started_at`, ids, keys, since)
+		DELETE FROM click_sessions WHERE session_id = ANY($1::text[]) AND session_key <> ALL($2::text[])
+		RETURNING started_at`, ids, keys)
 	if err != nil {
 		return nil, nil, fmt.Errorf("delete sessions: %w", err)
 	}

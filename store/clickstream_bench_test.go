@@ -48,12 +48,19 @@ func shopClicks(n int) []store.ClickEvent {
 // every touched session id rebuilt, traffic per minute).
 //
 //	go test ./store/ -run '^$' -bench CommitClickstreamBatch -benchtime 20x
+//
+// days is how many daily partitions of clickstream_events exist before the
+// events' own (retention): the session rebuild must not slow down with them.
 func BenchmarkCommitClickstreamBatch(b *testing.B) {
-	for _, size := range []int{500, 2000} {
-		b.Run(fmt.Sprintf("events=%d", size), func(b *testing.B) {
+	for _, c := range []struct{ size, days int }{{500, 0}, {2000, 0}, {500, 120}, {2000, 120}} {
+		size := c.size
+		b.Run(fmt.Sprintf("events=%d/days=%d", c.size, c.days), func(b *testing.B) {
 			s := testenv.DB(b)
 			ctx := testenv.Context(b, 10*time.Minute)
 			if err := s.DB.InitOffsets(ctx, "bench", 1); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := s.DB.Pool.Exec(ctx, "SELECT ensure_day_partitions('clickstream_events'::regclass, current_date - $1::int, $1)", c.days); err != nil {
 				b.Fatal(err)
 			}
 			clicks := shopClicks(b.N * size)
