@@ -247,16 +247,7 @@ func (s *Server) handleForecasts(w http.ResponseWriter, r *http.Request) {
 	if p.cursor(&k) {
 		q.After = k.P
 	}
-	if !p.ok(w) {
-		return
-	}
-	q.Limit++
-	rows, err := s.db.ForecastPage(r.Context(), q)
-	if err != nil {
-		s.internal(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, pageOf(rows, q.Limit-1, func(f store.ForecastRow) Forecast {
+	servePage(s, w, r, p, s.db.ForecastPage, &q, &q.Limit, func(f store.ForecastRow) Forecast {
 		out := Forecast{ProductID: f.ProductID, AsOf: f.AsOf.Format(time.DateOnly), Method: f.Method, DemandClass: f.Class,
 			MASE: f.MASE, SNaiveMASE: f.SNaiveMASE, ADI: f.ADI, CV2: f.CV2, HistoryDays: f.HistoryDays, HoldoutDays: f.HoldoutDays,
 			ModelVersion: f.ModelVersion, RunID: f.RunID, Days: make([]ForecastDay, len(f.Days))}
@@ -265,7 +256,7 @@ func (s *Server) handleForecasts(w http.ResponseWriter, r *http.Request) {
 			out.ForecastTotal += d.Forecast
 		}
 		return out
-	}, func(f store.ForecastRow) any { return productKey{P: f.ProductID} }))
+	}, func(f store.ForecastRow) any { return productKey{P: f.ProductID} })
 }
 
 // PurchaseOrder is a replenishment order.
@@ -326,17 +317,8 @@ func (s *Server) handlePurchaseOrders(w http.ResponseWriter, r *http.Request) {
 	if p.cursor(&k) {
 		q.After = &store.TimeKey{At: k.At, ID: k.ID}
 	}
-	if !p.ok(w) {
-		return
-	}
-	q.Limit++
-	rows, err := s.db.PurchaseOrderPage(r.Context(), q)
-	if err != nil {
-		s.internal(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, pageOf(rows, q.Limit-1, purchaseOrderOf,
-		func(o store.PurchaseOrder) any { return timeKey{At: o.CreatedAt, ID: o.ID} }))
+	servePage(s, w, r, p, s.db.PurchaseOrderPage, &q, &q.Limit, purchaseOrderOf,
+		func(o store.PurchaseOrder) any { return timeKey{At: o.CreatedAt, ID: o.ID} })
 }
 
 // PricingRecommendation is a recommended price awaiting (or after) a
@@ -395,17 +377,8 @@ func (s *Server) handlePricing(w http.ResponseWriter, r *http.Request) {
 	if p.cursor(&k) {
 		q.After = &store.PricingKey{At: k.At, ID: k.ID}
 	}
-	if !p.ok(w) {
-		return
-	}
-	q.Limit++
-	rows, err := s.db.PricingPage(r.Context(), q)
-	if err != nil {
-		s.internal(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, pageOf(rows, q.Limit-1, pricingOf,
-		func(x store.PricingRecommendation) any { return pricingKey{At: x.CreatedAt, ID: x.ID} }))
+	servePage(s, w, r, p, s.db.PricingPage, &q, &q.Limit, pricingOf,
+		func(x store.PricingRecommendation) any { return pricingKey{At: x.CreatedAt, ID: x.ID} })
 }
 
 // QualityCheck is the latest result of one data-quality check of one table
@@ -443,16 +416,7 @@ func (s *Server) handleDataQuality(w http.ResponseWriter, r *http.Request) {
 	if p.cursor(&k) {
 		q.After = &store.DQKey{Table: k.T, Grain: k.G, Check: k.C}
 	}
-	if !p.ok(w) {
-		return
-	}
-	q.Limit++
-	rows, err := s.db.DataQualityPage(r.Context(), q)
-	if err != nil {
-		s.internal(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, pageOf(rows, q.Limit-1, func(d store.DQRow) QualityCheck {
+	servePage(s, w, r, p, s.db.DataQualityPage, &q, &q.Limit, func(d store.DQRow) QualityCheck {
 		details := d.Details
 		if len(details) == 0 || string(details) == "null" {
 			details = json.RawMessage(`{}`)
@@ -460,7 +424,7 @@ func (s *Server) handleDataQuality(w http.ResponseWriter, r *http.Request) {
 		return QualityCheck{Table: d.Table, Grain: d.Grain, Check: d.Check, PeriodStart: d.PeriodStart.Format(time.RFC3339),
 			Passed: d.Passed, Skipped: d.Skipped, Value: d.Value, Threshold: d.Threshold, Score: d.Score, Details: details,
 			RunID: d.RunID, CheckedAt: d.CheckedAt.Format(time.RFC3339Nano)}
-	}, func(d store.DQRow) any { return dqKey{T: d.Table, G: d.Grain, C: d.Check} }))
+	}, func(d store.DQRow) any { return dqKey{T: d.Table, G: d.Grain, C: d.Check} })
 }
 
 // pricingID reads the {id} of a pricing recommendation.

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -12,6 +13,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/shoppulse/shoppulse/store"
 )
 
 // ProblemInvalidParameters is a 400 naming each bad query or path parameter.
@@ -314,4 +317,40 @@ func pageOf[R, T any](rows []R, limit int, conv func(R) T, key func(R) any) page
 		out.Items = append(out.Items, conv(r))
 	}
 	return out
+}
+
+// servePage answers a keyset-paginated list: when the parameters are valid
+// it fetches one row more than the page's limit (at *limit, a field of *q)
+// to learn whether a next page exists, and writes the page of conv(row)
+// with a cursor made by key from the last row shown.
+func servePage[Q, R, T any](s *Server, w http.ResponseWriter, r *http.Request, p *params,
+	fetch func(context.Context, Q) ([]R, error), q *Q, limit *int, conv func(R) T, key func(R) any) {
+	if !p.ok(w) {
+		return
+	}
+	lim := *limit
+	*limit = lim + 1
+	rows, err := fetch(r.Context(), *q)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, pageOf(rows, lim, conv, key))
+}
+
+// timeCursor is the position after which a list ordered by time (then id)
+// resumes, from the cursor parameter; nil on the first page.
+func (p *params) timeCursor() *store.TimeKey {
+	var k timeKey
+	if !p.cursor(&k) {
+		return nil
+	}
+	return &store.TimeKey{At: k.At, ID: k.ID}
+}
+
+// ordered fails "to" when it is set and not after from.
+func (p *params) ordered(from, to time.Time) {
+	if !to.IsZero() && !to.After(from) {
+		p.fail("to", "must be after from")
+	}
 }

@@ -192,28 +192,13 @@ func (s *Server) handleOrders(w http.ResponseWriter, r *http.Request) {
 		Channel:    p.str("channel", 100),
 		Limit:      p.limit(),
 	}
-	var k timeKey
-	if p.cursor(&k) {
-		q.After = &store.TimeKey{At: k.At, ID: k.ID}
-	}
-	if !q.To.IsZero() && !q.To.After(q.From) {
-		p.fail("to", "must be after from")
-	}
-	if !p.ok(w) {
-		return
-	}
-	lim := q.Limit
-	q.Limit++
-	rows, err := s.db.Orders(r.Context(), q)
-	if err != nil {
-		s.internal(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, pageOf(rows, lim, func(o store.OrderRow) Order {
+	q.After = p.timeCursor()
+	p.ordered(q.From, q.To)
+	servePage(s, w, r, p, s.db.Orders, &q, &q.Limit, func(o store.OrderRow) Order {
 		return Order{OrderID: o.OrderID, EventID: o.EventID, CustomerID: o.CustomerID, Time: inZone(o.EventTime, loc),
 			Country: o.Country, Currency: o.Currency, Channel: o.Channel, TotalMinor: o.TotalMinor, Units: o.Units,
 			Lines: o.Lines, Cancelled: o.Cancelled}
-	}, func(o store.OrderRow) any { return timeKey{At: o.EventTime, ID: o.EventID} }))
+	}, func(o store.OrderRow) any { return timeKey{At: o.EventTime, ID: o.EventID} })
 }
 
 // FunnelPoint is the funnel of the sessions started in one bucket.
@@ -351,25 +336,10 @@ func (s *Server) handleSessions(w http.ResponseWriter, r *http.Request) {
 		CustomerID: p.str("customer_id", 200),
 		Limit:      p.limit(),
 	}
-	var k timeKey
-	if p.cursor(&k) {
-		q.After = &store.TimeKey{At: k.At, ID: k.ID}
-	}
-	if !q.To.IsZero() && !q.To.After(q.From) {
-		p.fail("to", "must be after from")
-	}
-	if !p.ok(w) {
-		return
-	}
-	lim := q.Limit
-	q.Limit++
-	rows, err := s.db.SessionPage(r.Context(), q)
-	if err != nil {
-		s.internal(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, pageOf(rows, lim, func(x store.Session) Session { return sessionOf(x, loc) },
-		func(x store.Session) any { return timeKey{At: x.StartedAt, ID: x.SessionKey} }))
+	q.After = p.timeCursor()
+	p.ordered(q.From, q.To)
+	servePage(s, w, r, p, s.db.SessionPage, &q, &q.Limit, func(x store.Session) Session { return sessionOf(x, loc) },
+		func(x store.Session) any { return timeKey{At: x.StartedAt, ID: x.SessionKey} })
 }
 
 // JourneyStep is one session or order of a customer's journey.
@@ -460,20 +430,10 @@ func (s *Server) stock(w http.ResponseWriter, r *http.Request, lowOnly bool) {
 	if p.cursor(&k) {
 		q.After = &store.StockKey{ProductID: k.P, WarehouseID: k.W}
 	}
-	if !p.ok(w) {
-		return
-	}
-	lim := q.Limit
-	q.Limit++
-	rows, err := s.db.StockPage(r.Context(), q)
-	if err != nil {
-		s.internal(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, pageOf(rows, lim, func(x store.StockRow) Stock {
+	servePage(s, w, r, p, s.db.StockPage, &q, &q.Limit, func(x store.StockRow) Stock {
 		return Stock{ProductID: x.ProductID, WarehouseID: x.WarehouseID, OnHand: x.OnHand, ReorderPoint: x.ReorderPoint,
 			Low: x.Low, Out: x.Out, UpdatedAt: x.UpdatedAt.Format(time.RFC3339Nano)}
-	}, func(x store.StockRow) any { return stockKey{P: x.ProductID, W: x.WarehouseID} }))
+	}, func(x store.StockRow) any { return stockKey{P: x.ProductID, W: x.WarehouseID} })
 }
 
 // Alert is one alert with its state.
@@ -530,17 +490,7 @@ func (s *Server) handleAlerts(w http.ResponseWriter, r *http.Request) {
 	if p.cursor(&k) {
 		q.AfterID = k.ID
 	}
-	if !p.ok(w) {
-		return
-	}
-	lim := q.Limit
-	q.Limit++
-	rows, err := s.db.AlertPage(r.Context(), q)
-	if err != nil {
-		s.internal(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, pageOf(rows, lim, alertOf, func(a store.AlertRow) any { return idKey{ID: a.ID} }))
+	servePage(s, w, r, p, s.db.AlertPage, &q, &q.Limit, alertOf, func(a store.AlertRow) any { return idKey{ID: a.ID} })
 }
 
 // alertID reads the {id} path parameter.
@@ -614,20 +564,8 @@ func (s *Server) handleFraudQueue(w http.ResponseWriter, r *http.Request) {
 	if p.cursor(&k) {
 		q.After = &store.FraudQueueKey{Score: k.S, At: k.T, EventID: k.I}
 	}
-	if !q.To.IsZero() && !q.To.After(q.From) {
-		p.fail("to", "must be after from")
-	}
-	if !p.ok(w) {
-		return
-	}
-	lim := q.Limit
-	q.Limit++
-	rows, err := s.db.FraudQueue(r.Context(), q)
-	if err != nil {
-		s.internal(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, pageOf(rows, lim, func(it store.FraudQueueItem) FraudQueueItem {
+	p.ordered(q.From, q.To)
+	servePage(s, w, r, p, s.db.FraudQueue, &q, &q.Limit, func(it store.FraudQueueItem) FraudQueueItem {
 		out := FraudQueueItem{OrderID: it.OrderID, EventID: it.EventID, CustomerID: it.CustomerID, Time: inZone(it.EventTime, loc),
 			Score: it.Score, ModelVersion: it.ModelVersion, Features: it.Features, TotalMinor: it.TotalMinor,
 			Currency: it.Currency, Country: it.Country}
@@ -636,7 +574,7 @@ func (s *Server) handleFraudQueue(w http.ResponseWriter, r *http.Request) {
 			out.Label = &l
 		}
 		return out
-	}, func(it store.FraudQueueItem) any { return fraudKey{S: it.Score, T: it.EventTime, I: it.EventID} }))
+	}, func(it store.FraudQueueItem) any { return fraudKey{S: it.Score, T: it.EventTime, I: it.EventID} })
 }
 
 // Anomaly is one scored minute of one series.
@@ -664,24 +602,9 @@ func (s *Server) handleAnomalies(w http.ResponseWriter, r *http.Request) {
 		AnomalousOnly: p.boolean("anomalous", true),
 		Limit:         p.limit(),
 	}
-	var k timeKey
-	if p.cursor(&k) {
-		q.After = &store.TimeKey{At: k.At, ID: k.ID}
-	}
-	if !q.To.IsZero() && !q.To.After(q.From) {
-		p.fail("to", "must be after from")
-	}
-	if !p.ok(w) {
-		return
-	}
-	lim := q.Limit
-	q.Limit++
-	rows, err := s.db.AnomalyPage(r.Context(), q)
-	if err != nil {
-		s.internal(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, pageOf(rows, lim, func(a store.AnomalyRow) Anomaly {
+	q.After = p.timeCursor()
+	p.ordered(q.From, q.To)
+	servePage(s, w, r, p, s.db.AnomalyPage, &q, &q.Limit, func(a store.AnomalyRow) Anomaly {
 		out := Anomaly{Series: a.Series, Minute: inZone(a.Minute, loc), Actual: a.Actual, Anomalous: a.Anomalous,
 			Sustained: a.Sustained, RunID: a.RunID}
 		if a.Scored {
@@ -689,7 +612,7 @@ func (s *Server) handleAnomalies(w http.ResponseWriter, r *http.Request) {
 			out.Expected, out.Deviation, out.Z = &e, &d, &z
 		}
 		return out
-	}, func(a store.AnomalyRow) any { return timeKey{At: a.Minute, ID: a.Series} }))
+	}, func(a store.AnomalyRow) any { return timeKey{At: a.Minute, ID: a.Series} })
 }
 
 // PaymentPoint is one bucket of one currency of payment figures.
@@ -765,20 +688,10 @@ func (s *Server) handleLineage(w http.ResponseWriter, r *http.Request) {
 	if p.cursor(&k) {
 		q.After = &store.LineageKey{FinishedAt: k.F, RunID: k.R, Step: k.S}
 	}
-	if !p.ok(w) {
-		return
-	}
-	lim := q.Limit
-	q.Limit++
-	rows, err := s.db.LineagePage(r.Context(), q)
-	if err != nil {
-		s.internal(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, pageOf(rows, lim, func(l store.LineageRow) LineageStep {
+	servePage(s, w, r, p, s.db.LineagePage, &q, &q.Limit, func(l store.LineageRow) LineageStep {
 		return LineageStep{RunID: l.RunID, Workflow: l.Workflow, Step: l.Step, Inputs: l.Inputs, Outputs: l.Outputs,
 			StartedAt: l.StartedAt.Format(time.RFC3339Nano), FinishedAt: l.FinishedAt.Format(time.RFC3339Nano)}
-	}, func(l store.LineageRow) any { return lineageKey{F: l.FinishedAt, R: l.RunID, S: l.Step} }))
+	}, func(l store.LineageRow) any { return lineageKey{F: l.FinishedAt, R: l.RunID, S: l.Step} })
 }
 
 // internal logs err and answers a 500 problem that does not leak it.
