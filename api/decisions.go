@@ -127,7 +127,10 @@ func (s *Server) decideOrder(w http.ResponseWriter, r *http.Request, approve boo
 		err = h.Get(ctx, &decided)
 	}
 	if err != nil {
-		s.updateError(w, r, po, ctx.Err() != nil, err)
+		// The SDK may give up waiting (its own error type) a moment before
+		// ctx's deadline is marked passed.
+		var waited *client.WorkflowUpdateServiceTimeoutOrCanceledError
+		s.updateError(w, r, po, ctx.Err() != nil || errors.As(err, &waited), err)
 		return
 	}
 	writeJSON(w, http.StatusOK, purchaseOrderOf(decided))
