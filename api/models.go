@@ -313,10 +313,7 @@ func (s *Server) handlePurchaseOrders(w http.ResponseWriter, r *http.Request) {
 		ProductID: p.str("product", 200),
 		Limit:     p.limit(),
 	}
-	var k timeKey
-	if p.cursor(&k) {
-		q.After = &store.TimeKey{At: k.At, ID: k.ID}
-	}
+	q.After = p.timeCursor()
 	servePage(s, w, r, p, s.db.PurchaseOrderPage, &q, &q.Limit, purchaseOrderOf,
 		func(o store.PurchaseOrder) any { return timeKey{At: o.CreatedAt, ID: o.ID} })
 }

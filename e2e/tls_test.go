@@ -1,13 +1,6 @@
 package e2e
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
 	"net"
 	"os"
 	"os/exec"
@@ -21,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/shoppulse/shoppulse/devstack"
+	"github.com/shoppulse/shoppulse/internal/testcerts"
 	"github.com/shoppulse/shoppulse/internal/testenv"
 	"github.com/shoppulse/shoppulse/store"
 )
@@ -54,7 +48,8 @@ func TestPostgresTLSRequired(t *testing.T) {
 	t.Cleanup(func() { _ = devstack.Down(opts) })
 
 	// A CA and a server certificate for 127.0.0.1, readable by the server.
-	caPEM, certPEM, keyPEM := testCertificates(t)
+	pki := testcerts.New(t)
+	caPEM, certPEM, keyPEM := readFile(t, pki.CA), readFile(t, pki.ServerCert), readFile(t, pki.ServerKey)
 	certDir := filepath.Join(dir, "certs")
 	if err := os.Mkdir(certDir, 0o755); err != nil {
 		t.Fatal(err)
@@ -143,50 +138,19 @@ func TestPostgresTLSRequired(t *testing.T) {
 	t.Logf("connected over %s", version)
 
 	// A CA that did not sign the server's certificate is refused.
-	otherCA, _, _ := testCertificates(t)
-	bogus := write("other-ca.pem", otherCA, 0o644)
+	bogus := write("other-ca.pem", readFile(t, pki.OtherCA), 0o644)
 	if _, err := store.Open(ctx, store.Config{URL: strings.Replace(tlsURL, caFile, bogus, 1), MaxConns: 2}); err == nil {
 		t.Fatal("a server certificate from an unknown CA was accepted")
 	}
 }
 
-func testCertificates(t *testing.T) (caPEM, certPEM, keyPEM []byte) {
+func readFile(t *testing.T, name string) []byte {
 	t.Helper()
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	b, err := os.ReadFile(name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	now := time.Now()
-	ca := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "shoppulse test CA"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, ca, ca, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srvKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &x509.Certificate{
-		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "127.0.0.1"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
-		KeyUsage:    x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	srvDER, err := x509.CreateCertificate(rand.Reader, srv, ca, &srvKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalECPrivateKey(srvKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}),
-		pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srvDER}),
-		pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})
+	return b
 }
 
 func freePort(t *testing.T) int {
