@@ -3,6 +3,7 @@ package faults
 import (
 	"fmt"
 	"math/rand/v2"
+	"os/exec"
 	"syscall"
 	"testing"
 	"time"
@@ -15,15 +16,27 @@ import (
 
 func hold() time.Duration { return time.Duration(params.hold) * time.Second }
 
+// warmRig starts a scenario: a rig (on a private stack if private) with
+// traffic of the given seed flowing and one worker (with workerEnv) that has
+// applied the warm-up before the first fault.
+func warmRig(t *testing.T, private bool, seed uint64, workerEnv ...string) (r *rig, w *exec.Cmd, began time.Time) {
+	t.Helper()
+	timeout, warmup := 15*time.Minute, 2*time.Minute
+	if private {
+		timeout, warmup = 20*time.Minute, 3*time.Minute
+	}
+	r = newRig(t, testenv.Context(t, timeout), private)
+	began = time.Now()
+	r.startTraffic(params.rate, seed, 20*time.Minute)
+	w = r.startWorker(workerEnv...)
+	r.waitApplied(0, int64(params.warmup), warmup)
+	return r, w, began
+}
+
 // TestFaults_WorkerSIGKILL kills the worker at random moments, many times in
 // one run, starting a new one after each kill.
 func TestFaults_WorkerSIGKILL(t *testing.T) {
-	ctx := testenv.Context(t, 15*time.Minute)
-	r := newRig(t, ctx, false)
-	began := time.Now()
-	r.startTraffic(params.rate, 1, 20*time.Minute)
-	w := r.startWorker()
-	r.waitApplied(0, int64(params.warmup), 2*time.Minute)
+	r, w, began := warmRig(t, false, 1)
 	rng := rand.New(rand.NewPCG(7, 7))
 	var worst time.Duration
 	for i := range params.kills {
@@ -72,17 +85,12 @@ func TestFaults_ZombieOwner(t *testing.T) {
 // tables for seconds while the worker's pool is at its minimum, so every
 // consumer waits on the database at once.
 func TestFaults_SlowPostgresAndFullPools(t *testing.T) {
-	ctx := testenv.Context(t, 15*time.Minute)
-	r := newRig(t, ctx, false)
-	began := time.Now()
-	r.startTraffic(params.rate, 3, 20*time.Minute)
-	r.startWorker("SHOPPULSE_DATABASE_MAX_CONNS=2")
-	r.waitApplied(0, int64(params.warmup), 2*time.Minute)
+	r, _, began := warmRig(t, false, 3, "SHOPPULSE_DATABASE_MAX_CONNS=2")
 	var worst time.Duration
 	for i, table := range []string{"revenue_minute", "traffic_minute", "stock_levels, payments_minute"} {
 		at := time.Now()
-		err := pgx.BeginTxFunc(ctx, r.db.Pool, pgx.TxOptions{}, func(tx pgx.Tx) error {
-			if _, err := tx.Exec(ctx, "LOCK TABLE "+table+" IN ACCESS EXCLUSIVE MODE"); err != nil {
+		err := pgx.BeginTxFunc(r.ctx, r.db.Pool, pgx.TxOptions{}, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(r.ctx, "LOCK TABLE "+table+" IN ACCESS EXCLUSIVE MODE"); err != nil {
 				return err
 			}
 			time.Sleep(hold())
@@ -105,12 +113,7 @@ func TestFaults_SlowPostgresAndFullPools(t *testing.T) {
 // which drain the running consumers and spread the partitions over the new
 // count, across every worker polling the queue (2 -> 3 -> 1 -> 4).
 func TestFaults_ConsumerCountChange(t *testing.T) {
-	ctx := testenv.Context(t, 15*time.Minute)
-	r := newRig(t, ctx, false)
-	began := time.Now()
-	r.startTraffic(params.rate, 5, 20*time.Minute)
-	r.startWorker()
-	r.waitApplied(0, int64(params.warmup), 2*time.Minute)
+	r, _, began := warmRig(t, false, 5)
 	var worst time.Duration
 	counts := []int{3, 1, 4}
 	for i, n := range counts {
@@ -139,12 +142,7 @@ func TestFaults_ConsumerCountChange(t *testing.T) {
 
 // TestFaults_PoisonBurst mixes every kind of bad message into valid traffic.
 func TestFaults_PoisonBurst(t *testing.T) {
-	ctx := testenv.Context(t, 15*time.Minute)
-	r := newRig(t, ctx, false)
-	began := time.Now()
-	r.startTraffic(params.rate, 4, 20*time.Minute)
-	r.startWorker()
-	r.waitApplied(0, int64(params.warmup), 2*time.Minute)
+	r, _, began := warmRig(t, false, 4)
 	at := time.Now()
 	r.traffic.setPoison(true)
 	time.Sleep(hold())
@@ -161,12 +159,7 @@ func TestFaults_PoisonBurst(t *testing.T) {
 // shutdown) and the Temporal dev server (its database file kept) of a
 // private stack, one at a time, while traffic flows, and starts each again.
 func TestFaults_ServiceRestarts(t *testing.T) {
-	ctx := testenv.Context(t, 20*time.Minute)
-	r := newRig(t, ctx, true)
-	began := time.Now()
-	r.startTraffic(params.rate, 5, 20*time.Minute)
-	r.startWorker()
-	r.waitApplied(0, int64(params.warmup), 3*time.Minute)
+	r, _, began := warmRig(t, true, 5)
 	var worst time.Duration
 	for _, svc := range []devstack.Service{devstack.Kafka, devstack.Postgres, devstack.Temporal} {
 		at := time.Now()
@@ -174,7 +167,7 @@ func TestFaults_ServiceRestarts(t *testing.T) {
 			t.Fatal(err)
 		}
 		time.Sleep(hold())
-		if _, _, err := devstack.Up(ctx, *r.private, svc); err != nil {
+		if _, _, err := devstack.Up(r.ctx, *r.private, svc); err != nil {
 			t.Fatalf("start %s again: %v", svc, err)
 		}
 		rec := r.caughtUp(5 * time.Minute)
