@@ -427,3 +427,16 @@ func insertCancellations(ctx context.Context, tx pgx.Tx, b OrderBatch) (map[stri
 	}
 	return inserted, nil
 }
+
+// OldestOrder returns the event time of the earliest stored order, and
+// false when there is none.
+func (db *DB) OldestOrder(ctx context.Context) (time.Time, bool, error) {
+	var oldest *time.Time
+	if err := db.Pool.QueryRow(ctx, `SELECT min(event_time) FROM orders`).Scan(&oldest); err != nil {
+		return time.Time{}, false, fmt.Errorf("oldest order: %w", err)
+	}
+	if oldest == nil {
+		return time.Time{}, false, nil
+	}
+	return *oldest, true, nil
+}

@@ -37,11 +37,11 @@ func (a *app) fillHistory(ctx context.Context, db *store.DB, out, progress io.Wr
 	}
 	now := time.Now().UTC()
 	from := now.Add(-time.Duration(days) * 24 * time.Hour)
-	var oldest *time.Time
-	if err := db.Pool.QueryRow(ctx, `SELECT min(event_time) FROM orders`).Scan(&oldest); err != nil {
+	oldest, found, err := db.OldestOrder(ctx)
+	if err != nil {
 		return fmt.Errorf("history: %w", err)
 	}
-	if oldest != nil && oldest.Before(from.Add(24*time.Hour)) {
+	if found && oldest.Before(from.Add(24*time.Hour)) {
 		fmt.Fprintf(out, "history: orders reach back to %s already; not simulated again\n", oldest.Format(time.DateOnly))
 		return nil
 	}
